@@ -13,6 +13,30 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_ENDPOINT = "https://console.zenlayer.com"
+
+# Every variable the deployed function reads (the template sets exactly these; a test checks).
+ENV_VARS = frozenset(
+    {
+        "ZENLAYER_API_ENDPOINT",
+        "ZENLAYER_CREDENTIALS_SECRET_ARN",
+        "LOAD_BALANCER_IDS",
+        "TABLE_NAME",
+        "TOPIC_ARN",
+        "FAILURE_THRESHOLD",
+        "RECOVERY_THRESHOLD",
+        "MONITOR_FAILURE_THRESHOLD",
+        "REMINDER_INTERVAL_MINUTES",
+        "MAX_MESSAGES_PER_RUN",
+        "API_CONCURRENCY",
+        "SNAPSHOT_TTL_DAYS",
+    }
+)
+# Local runs only, when no secret ARN is given.
+LOCAL_CREDENTIAL_VARS = (
+    "ZENLAYER_ACCESS_KEY_ID",
+    "ZENLAYER_ACCESS_KEY_PASSWORD",
+    "ZENLAYER_API_TOKEN",
+)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -109,7 +133,9 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
     if secret_arn is not None and not secret_arn.startswith("arn:"):
         raise ConfigError("ZENLAYER_CREDENTIALS_SECRET_ARN", "must be a Secrets Manager ARN")
     return Config(
-        endpoint=validate_endpoint(env.get("ZENLAYER_API_ENDPOINT", "").strip() or DEFAULT_ENDPOINT),
+        endpoint=validate_endpoint(
+            env.get("ZENLAYER_API_ENDPOINT", "").strip() or DEFAULT_ENDPOINT
+        ),
         credentials_secret_arn=secret_arn,
         targets=parse_targets(env.get("LOAD_BALANCER_IDS", "")),
         table_name=table,

@@ -2,7 +2,7 @@
 
     ZenlayerError                  every client failure; carries status, code, request_id
     ├── TransportError             no usable HTTP answer: connect/read timeout, reset  (retryable)
-    │   └── DeadlineExceeded       the caller's deadline left no time for (another) attempt
+    │   └── DeadlineExceededError  the caller's deadline left no time for (another) attempt
     ├── ApiStatusError             the API answered with an error envelope
     │   ├── ThrottledError         429 / REQUEST_LIMIT_EXCEEDED                       (retryable)
     │   ├── AuthError              401/403, bad signature, expired timestamp, wrong token
@@ -60,7 +60,7 @@ class TransportError(ZenlayerError):
     kind = "transport"
 
 
-class DeadlineExceeded(TransportError):
+class DeadlineExceededError(TransportError):
     retryable = False
     kind = "deadline"
 

@@ -1,0 +1,621 @@
+"""ZenlayerClient against a real local HTTP stub: signing, error mapping, retries, parsing."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+import urllib3
+
+from zlb_health.zenlayer import errors
+from zlb_health.zenlayer.client import ZenlayerClient
+from zlb_health.zenlayer.credentials import AccessKey, BearerToken
+from zlb_health.zenlayer.models import HealthCheck, PortHealth
+
+# The seed document's own example response: a comma is missing after privateIpAddress.
+SEED_BODY = """{
+  "requestId": "T23120DD8-C59C-4919-8F73-E3F3892D3CDC",
+  "response": {
+    "requestId": "T23120DD8-C59C-4919-8F73-E3F3892D3CDC",
+    "backends": [
+      {
+        "listenerId": "<listenerId>",
+        "protocol": "TCP",
+        "instanceId": "<instanceId>",
+        "backendPort": 1,
+        "listenerName": "Listener-TCP-01",
+        "weight": 100,
+        "listenerPort": "8080",
+        "privateIpAddress": "10.0.0.1"
+        "healthStatus": "Alive"
+      }
+    ]
+  }
+}"""
+
+WALL = 1_700_000_000.0
+
+
+def backend(**overrides: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "listenerId": "lsn-1",
+        "listenerName": "web",
+        "protocol": "TCP",
+        "listenerPort": "80",
+        "instanceId": "vm-1",
+        "privateIpAddress": "10.0.0.1",
+        "backendPort": 8080,
+        "weight": 100,
+        "healthStatus": "Alive",
+    }
+    entry.update(overrides)
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+class FakeTime:
+    """A monotonic clock that only moves when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def make_client(stub: Any, fake_time: FakeTime) -> Any:
+    def make(**kw: Any) -> ZenlayerClient:
+        options: dict[str, Any] = {
+            "endpoint": stub.endpoint,
+            "credentials": AccessKey(stub.key_id, stub.password),
+            "clock": fake_time.clock,
+            "sleep": fake_time.sleep,
+            "rng": lambda: 0.5,
+            "wall_clock": lambda: WALL,
+            "connect_timeout": 2.0,
+            "read_timeout": 5.0,
+        }
+        options.update(kw)
+        return ZenlayerClient(**options)
+
+    return make
+
+
+# -- the request on the wire -----------------------------------------------------------------
+
+
+def test_signed_request_headers_and_body(stub: Any, make_client: Any) -> None:
+    stub.push(stub.ok({"backends": [backend()]}, request_id="req-1"))
+    result = make_client().describe_backend_health("lb-1")
+
+    assert result.request_id == "req-1"
+    assert result.latency_ms >= 0
+    [seen] = stub.seen
+    assert seen.signature_ok is True
+    h = seen.headers
+    assert h["content-type"] == "application/json"
+    assert h["x-zc-action"] == "DescribeBackendHealth"
+    assert h["x-zc-version"] == "2025-04-01"
+    assert h["x-zc-service"] == "zlb"
+    assert h["x-zc-timestamp"] == str(int(WALL))
+    assert h["x-zc-signature-method"] == "ZC2-HMAC-SHA256"
+    assert h["user-agent"].startswith("zlb-health/")
+    assert h["host"] == f"127.0.0.1:{stub.port}"
+    assert h["authorization"].startswith(f"ZC2-HMAC-SHA256 Credential={stub.key_id}, ")
+    assert seen.body == b'{"loadBalancerId":"lb-1"}'
+
+
+def test_wrong_password_fails_server_side_verification(stub: Any, make_client: Any) -> None:
+    stub.push(stub.ok({"backends": []}))
+    make_client(credentials=AccessKey(stub.key_id, "not-the-password")).describe_backend_health(
+        "lb-1"
+    )
+    assert stub.seen[0].signature_ok is False
+
+
+def test_listener_id_is_sent_when_given(stub: Any, make_client: Any) -> None:
+    stub.push(stub.ok({"backends": []}))
+    make_client().describe_backend_health("lb-1", "lsn-9")
+    assert stub.seen[0].payload == {"loadBalancerId": "lb-1", "listenerId": "lsn-9"}
+
+
+def test_bearer_token_auth(stub: Any, make_client: Any) -> None:
+    stub.push(stub.ok({"backends": []}))
+    make_client(credentials=BearerToken(stub.token)).describe_backend_health("lb-1")
+    [seen] = stub.seen
+    assert seen.headers["authorization"] == f"Bearer {stub.token}"
+    assert "x-zc-signature-method" not in seen.headers
+    assert seen.signature_ok is None
+
+
+def test_call_returns_response_and_request_id(stub: Any, make_client: Any) -> None:
+    stub.push(stub.ok({"anything": 1}, request_id="req-call"))
+    response, request_id = make_client().call("DescribeSomething", {"a": [1, 2]})
+    assert response == {"requestId": "req-call", "anything": 1}
+    assert request_id == "req-call"
+    assert stub.seen[0].action == "DescribeSomething"
+    assert stub.seen[0].body == b'{"a":[1,2]}'
+
+
+def test_injected_pool_gets_explicit_timeout_and_no_urllib3_retries() -> None:
+    calls: list[dict[str, Any]] = []
+
+    class FakePool:
+        def request(self, method: str, url: str, **kw: Any) -> urllib3.HTTPResponse:
+            calls.append({"method": method, "url": url, **kw})
+            body = json.dumps({"requestId": "r", "response": {"backends": []}}).encode()
+            return urllib3.HTTPResponse(
+                body=io.BytesIO(body), status=200, preload_content=False, headers={}
+            )
+
+    pool = FakePool()
+    client = ZenlayerClient(
+        endpoint="https://console.zenlayer.com/",
+        credentials=AccessKey("AK", "secret-password"),
+        pool=pool,  # type: ignore[arg-type]
+        clock=lambda: 100.0,
+    )
+    client.describe_backend_health("lb-1", deadline=104.0)
+    client.describe_backend_health("lb-2")
+    assert len(calls) == 2
+    first = calls[0]
+    assert first["method"] == "POST"
+    assert first["url"] == "https://console.zenlayer.com/api/v2/zlb"
+    assert first["headers"]["Host"] == "console.zenlayer.com"
+    assert first["retries"] is False
+    assert first["redirect"] is False
+    timeout = first["timeout"]
+    assert isinstance(timeout, urllib3.Timeout)
+    assert timeout.connect_timeout == 3.0
+    assert timeout.read_timeout == 4.0  # min(read_timeout=10, deadline - now = 4)
+    assert calls[1]["timeout"].read_timeout == 10.0
+
+
+def test_endpoint_with_user_info_is_rejected() -> None:
+    with pytest.raises(ValueError, match="user info"):
+        ZenlayerClient(
+            endpoint="https://user:pw@console.zenlayer.com", credentials=BearerToken("t" * 8)
+        )
+    with pytest.raises(ValueError, match="http"):
+        ZenlayerClient(endpoint="ftp://x", credentials=BearerToken("t" * 8))
+
+
+# -- error mapping ---------------------------------------------------------------------------
+
+HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+ERROR_CASES = [
+    # (id, status, body, headers, class, code, request id)
+    ("429", 429, {"requestId": "r1", "code": "REQUEST_LIMIT_EXCEEDED"}, {},
+     errors.ThrottledError, "REQUEST_LIMIT_EXCEEDED", "r1"),
+    ("limit-code-400", 400, {"requestId": "r2", "code": "REQUEST_LIMIT_EXCEEDED"}, {},
+     errors.ThrottledError, "REQUEST_LIMIT_EXCEEDED", "r2"),
+    ("401", 401, {"requestId": "r3", "code": "AUTH_FAILED"}, {},
+     errors.AuthError, "AUTH_FAILED", "r3"),
+    ("403", 403, {"requestId": "r4", "code": "FORBIDDEN"}, {},
+     errors.AuthError, "FORBIDDEN", "r4"),
+    ("signature-code", 400, {"requestId": "r5", "code": "SIGNATURE_DOES_NOT_MATCH"}, {},
+     errors.AuthError, "SIGNATURE_DOES_NOT_MATCH", "r5"),
+    ("token-code", 400, {"requestId": "r6", "code": "INVALID_TOKEN"}, {},
+     errors.AuthError, "INVALID_TOKEN", "r6"),
+    ("timestamp-code", 400, {"requestId": "r7", "code": "INVALID_TIMESTAMP"}, {},
+     errors.AuthError, "INVALID_TIMESTAMP", "r7"),
+    ("cf-challenge", 403, "<html>Just a moment...</html>", {"cf-mitigated": "challenge"},
+     errors.ClientRequestError, None, None),
+    ("404", 404, {"requestId": "r8", "code": "RESOURCE_NOT_FOUND"}, {},
+     errors.NotFoundError, "RESOURCE_NOT_FOUND", "r8"),
+    ("not-found-code", 400, {"requestId": "r9", "code": "INVALID_LOAD_BALANCER_NOT_FOUND"}, {},
+     errors.NotFoundError, "INVALID_LOAD_BALANCER_NOT_FOUND", "r9"),
+    ("500", 500, {"requestId": "r10", "code": "INTERNAL_ERROR"}, {},
+     errors.ServerError, "INTERNAL_ERROR", "r10"),
+    ("502-html", 502, HTML, {}, errors.ServerError, None, None),
+    ("503-html-rid", 503, HTML, {"X-ZC-Request-Id": "hdr-1"}, errors.ServerError, None, "hdr-1"),
+    ("451", 451, "blocked", {}, errors.ClientRequestError, None, None),
+    ("400", 400, {"requestId": "r11", "code": "INVALID_PARAMETER"}, {},
+     errors.ClientRequestError, "INVALID_PARAMETER", "r11"),
+    ("302", 302, "", {"Location": "https://elsewhere.example/"},
+     errors.ClientRequestError, None, None),
+    ("200-not-json", 200, "not json at all", {}, errors.MalformedResponseError, None, None),
+    ("200-html", 200, "<!DOCTYPE html><html>proxy login</html>", {"X-ZC-Request-Id": "hdr-2"},
+     errors.MalformedResponseError, None, "hdr-2"),
+    ("200-truncated", 200, '{"requestId": "x", "response": {"backends": [', {},
+     errors.MalformedResponseError, None, None),
+    ("200-array", 200, "[1, 2]", {}, errors.MalformedResponseError, None, None),
+    ("200-no-response", 200, {"requestId": "r12"}, {}, errors.MalformedResponseError, None, "r12"),
+    ("200-response-list", 200, {"requestId": "r13", "response": []}, {},
+     errors.MalformedResponseError, None, "r13"),
+    ("200-seed-example", 200, SEED_BODY, {}, errors.MalformedResponseError, None, None),
+    ("200-no-backends", 200, {"requestId": "r14", "response": {"requestId": "r14"}}, {},
+     errors.MalformedResponseError, None, "r14"),
+    ("200-backends-not-list", 200, {"requestId": "r15", "response": {"backends": {}}}, {},
+     errors.MalformedResponseError, None, "r15"),
+    ("200-error-envelope", 200, {"requestId": "r16", "code": "AUTH_FAILED"}, {},
+     errors.AuthError, "AUTH_FAILED", "r16"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "cls", "code", "request_id"),
+    [pytest.param(*case[1:], id=case[0]) for case in ERROR_CASES],
+)
+def test_error_mapping(  # noqa: PLR0917 - one argument per parametrized column
+    stub: Any,
+    make_client: Any,
+    fake_time: FakeTime,
+    status: int,
+    body: Any,
+    headers: dict[str, str],
+    cls: type[errors.ZenlayerError],
+    code: str | None,
+    request_id: str | None,
+) -> None:
+    stub.push(stub.Reply(status, body, headers))
+    with pytest.raises(errors.ZenlayerError) as info:
+        make_client(max_attempts=1).describe_backend_health("lb-1")
+    exc = info.value
+    assert type(exc) is cls
+    assert exc.status == status
+    assert exc.code == code
+    assert exc.request_id == request_id
+    assert exc.action == "DescribeBackendHealth"
+    assert "\n" not in str(exc)
+    assert fake_time.sleeps == []
+
+
+def test_cf_challenge_message(stub: Any, make_client: Any) -> None:
+    stub.push(stub.Reply(403, "<html>challenge</html>", {"cf-mitigated": "challenge"}))
+    with pytest.raises(errors.ClientRequestError, match=r"network security challenge"):
+        make_client().describe_backend_health("lb-1")
+
+
+def test_451_message(stub: Any, make_client: Any) -> None:
+    stub.push(stub.fail(451, "BLOCKED"))
+    with pytest.raises(errors.ClientRequestError, match="blocked by policy"):
+        make_client().describe_backend_health("lb-1")
+
+
+def test_oversized_response_is_malformed(stub: Any, make_client: Any) -> None:
+    stub.push(stub.ok({"backends": [backend(listenerName="x" * 200)] * 10}))
+    with pytest.raises(errors.MalformedResponseError, match="larger than 500 bytes"):
+        make_client(max_response_bytes=500).describe_backend_health("lb-1")
+
+
+# -- transport failures ----------------------------------------------------------------------
+
+
+def test_connection_reset_is_transport_error(stub: Any, make_client: Any) -> None:
+    stub.push(stub.Reply(reset=True))
+    with pytest.raises(errors.TransportError) as info:
+        make_client(max_attempts=1).describe_backend_health("lb-1")
+    assert type(info.value) is errors.TransportError
+    assert info.value.retryable
+
+
+def test_read_timeout_is_transport_error(stub: Any, make_client: Any) -> None:
+    stub.push(stub.Reply(200, {"requestId": "late", "response": {"backends": []}}, delay=5.0))
+    with pytest.raises(errors.TransportError, match="read timeout"):
+        make_client(max_attempts=1, read_timeout=0.2).describe_backend_health("lb-1")
+
+
+def test_connect_failure_is_transport_error(closed_port: int, fake_time: FakeTime) -> None:
+    client = ZenlayerClient(
+        endpoint=f"http://127.0.0.1:{closed_port}",
+        credentials=BearerToken("tok-secret-value"),
+        max_attempts=2,
+        connect_timeout=0.5,
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        rng=lambda: 1.0,
+    )
+    with pytest.raises(errors.TransportError, match="could not connect") as info:
+        client.describe_backend_health("lb-1")
+    assert type(info.value) is errors.TransportError
+    assert fake_time.sleeps == [0.5]  # retried once, then gave up
+
+
+# -- secrets never leak ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_token", [False, True], ids=["access-key", "bearer"])
+def test_errors_never_carry_secrets(stub: Any, make_client: Any, use_token: bool) -> None:
+    def echo(seen: Any) -> Any:
+        # A hostile or buggy server echoes every secret it was sent into the error fields.
+        auth = seen.headers["authorization"]
+        everything = f"{auth} {stub.password} {stub.token}"
+        return stub.Reply(
+            401,
+            {"requestId": f"rid {auth}", "code": f"AUTH_FAILED {stub.password}",
+             "message": "x" * 150 + everything},
+        )  # fmt: skip
+
+    stub.push(echo)
+    creds = BearerToken(stub.token) if use_token else AccessKey(stub.key_id, stub.password)
+    client = make_client(credentials=creds)
+    with pytest.raises(errors.AuthError) as info:
+        client.describe_backend_health("lb-1")
+    exc = info.value
+    auth = stub.seen[0].headers["authorization"]
+    secrets = [stub.token] if use_token else [stub.password, auth.rpartition("Signature=")[2]]
+    texts = [str(exc), repr(exc), exc.message, exc.one_line(), str(exc.code), str(exc.request_id)]
+    texts.append(repr(client))
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
+        assert auth not in text
+
+
+def test_transport_error_text_has_no_secret(closed_port: int) -> None:
+    client = ZenlayerClient(
+        endpoint=f"http://127.0.0.1:{closed_port}",
+        credentials=AccessKey("AKID-x", "very-secret-password"),
+        max_attempts=1,
+    )
+    with pytest.raises(errors.TransportError) as info:
+        client.describe_backend_health("lb-1")
+    assert "very-secret-password" not in str(info.value)
+    assert "very-secret-password" not in repr(info.value)
+    assert "Signature" not in str(info.value)
+
+
+# -- retries and the deadline ----------------------------------------------------------------
+
+
+def test_retries_retryable_errors_with_jittered_backoff(
+    stub: Any, make_client: Any, fake_time: FakeTime
+) -> None:
+    stub.push(
+        stub.fail(500, "INTERNAL_ERROR"),
+        stub.Reply(reset=True),
+        stub.fail(429, "REQUEST_LIMIT_EXCEEDED"),
+        stub.ok({"backends": [backend()]}, request_id="finally"),
+    )
+    result = make_client(rng=lambda: 0.5, backoff_base=0.5).describe_backend_health("lb-1")
+    assert result.request_id == "finally"
+    assert len(stub.seen) == 4
+    assert fake_time.sleeps == [0.25, 0.5, 1.0]  # rng * base * 2**(attempt-1)
+    assert all(seen.signature_ok for seen in stub.seen)
+
+
+def test_backoff_is_capped_and_last_error_raised(
+    stub: Any, make_client: Any, fake_time: FakeTime
+) -> None:
+    stub.default = stub.fail(503, "UNAVAILABLE", request_id="last")
+    with pytest.raises(errors.ServerError) as info:
+        make_client(rng=lambda: 1.0, backoff_base=0.5, backoff_cap=0.75).describe_backend_health(
+            "lb-1"
+        )
+    assert info.value.request_id == "last"
+    assert len(stub.seen) == 4
+    assert fake_time.sleeps == [0.5, 0.75, 0.75]
+
+
+@pytest.mark.parametrize(
+    "reply_args",
+    [(401, "AUTH_FAILED"), (404, "RESOURCE_NOT_FOUND"), (400, "INVALID_PARAMETER")],
+)
+def test_non_retryable_errors_are_not_retried(
+    stub: Any, make_client: Any, fake_time: FakeTime, reply_args: tuple[int, str]
+) -> None:
+    stub.default = stub.fail(*reply_args)
+    with pytest.raises(errors.ApiStatusError):
+        make_client().describe_backend_health("lb-1")
+    assert len(stub.seen) == 1
+    assert fake_time.sleeps == []
+
+
+def test_malformed_is_not_retried(stub: Any, make_client: Any, fake_time: FakeTime) -> None:
+    stub.default = stub.Reply(200, "<html>proxy</html>")
+    with pytest.raises(errors.MalformedResponseError):
+        make_client().describe_backend_health("lb-1")
+    assert len(stub.seen) == 1
+
+
+def test_retry_after_is_a_minimum_wait(stub: Any, make_client: Any, fake_time: FakeTime) -> None:
+    throttled = stub.fail(429, "REQUEST_LIMIT_EXCEEDED")
+    throttled.headers["Retry-After"] = "3"
+    stub.push(throttled, stub.ok({"backends": []}))
+    make_client(rng=lambda: 0.1).describe_backend_health("lb-1")
+    assert fake_time.sleeps == [3.0]
+
+
+def test_deadline_stops_retries(stub: Any, make_client: Any, fake_time: FakeTime) -> None:
+    stub.default = stub.fail(500, "INTERNAL_ERROR", request_id="rid-500")
+    deadline = fake_time.now + 1.2
+    with pytest.raises(errors.DeadlineExceededError) as info:
+        make_client(rng=lambda: 1.0, backoff_base=0.5).describe_backend_health(
+            "lb-1", deadline=deadline
+        )
+    # attempt 1, sleep 0.5, attempt 2, a 1.0 s wait would cross the deadline: stop.
+    assert len(stub.seen) == 2
+    assert fake_time.sleeps == [0.5]
+    exc = info.value
+    assert (exc.status, exc.code, exc.request_id) == (500, "INTERNAL_ERROR", "rid-500")
+    assert isinstance(exc.__cause__, errors.ServerError)
+    assert fake_time.now < deadline
+
+
+def test_retry_after_beyond_deadline(stub: Any, make_client: Any, fake_time: FakeTime) -> None:
+    throttled = stub.fail(429, "REQUEST_LIMIT_EXCEEDED", request_id="rid-429")
+    throttled.headers["Retry-After"] = "30"
+    stub.push(throttled)
+    with pytest.raises(errors.DeadlineExceededError) as info:
+        make_client().describe_backend_health("lb-1", deadline=fake_time.now + 10)
+    assert info.value.status == 429
+    assert info.value.request_id == "rid-429"
+    assert fake_time.sleeps == []
+
+
+def test_deadline_already_passed(stub: Any, make_client: Any, fake_time: FakeTime) -> None:
+    with pytest.raises(errors.DeadlineExceededError) as info:
+        make_client().describe_backend_health("lb-1", deadline=fake_time.now)
+    assert stub.seen == []
+    assert info.value.status is None
+    assert not info.value.retryable
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def test_backend_parsing_is_lenient_about_the_rest(stub: Any, make_client: Any) -> None:
+    stub.push(
+        stub.ok(
+            {
+                "backends": [
+                    backend(
+                        healthStatus="Dead",
+                        healthStatusDetail=[
+                            {"port": 80, "healthStatus": "Alive", "extra": 1},
+                            {"port": 443, "healthStatus": "Dead"},
+                        ],
+                        someNewField={"nested": True},
+                    ),
+                    backend(
+                        instanceId=None,
+                        backendPort=None,
+                        listenerPort="10000-10005",
+                        healthStatus="Degraded",
+                    ),
+                    backend(privateIpAddress=None, healthStatus="Close", weight=None),
+                ],
+                "futureTopLevel": [1, 2, 3],
+            }
+        )
+    )
+    result = make_client().describe_backend_health("lb-1")
+    first, second, third = result.backends
+    assert first.health_status == "Dead"
+    assert first.health_status_detail == (PortHealth(80, "Alive"), PortHealth(443, "Dead"))
+    assert second.instance_id is None
+    assert second.backend_port is None
+    assert second.target == "10.0.0.1"
+    assert second.effective_port == "10000-10005"
+    assert second.health_status == "Degraded"  # unknown status kept verbatim
+    assert second.health_status_detail == ()
+    assert third.private_ip_address == ""
+    assert third.target == "vm-1"
+    assert third.weight is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "where"),
+    [
+        ("not an object", "backends[1]"),
+        (backend(listenerId=None), "backends[1].listenerId"),
+        (backend(healthStatus=None), "backends[1].healthStatus"),
+        (backend(healthStatus=1), "backends[1].healthStatus"),
+        (backend(instanceId=None, privateIpAddress=None), "backends[1]"),
+        (backend(listenerName="n" * 257), "backends[1].listenerName"),
+        (backend(backendPort="80"), "backends[1].backendPort"),
+        (backend(healthStatusDetail={"port": 80}), "backends[1].healthStatusDetail"),
+        (backend(healthStatusDetail=[{"port": "80", "healthStatus": "Alive"}]),
+         "backends[1].healthStatusDetail[0].port"),
+        (backend(healthStatusDetail=[{"port": 80}]),
+         "backends[1].healthStatusDetail[0].healthStatus"),
+        (backend(healthStatusDetail=["x"]), "backends[1].healthStatusDetail[0]"),
+    ],
+)  # fmt: skip
+def test_bad_backend_entries_are_malformed(
+    stub: Any, make_client: Any, entry: Any, where: str
+) -> None:
+    stub.push(stub.ok({"backends": [backend(), entry]}, request_id="rid-bad"))
+    with pytest.raises(errors.MalformedResponseError) as info:
+        make_client().describe_backend_health("lb-1")
+    assert info.value.message.startswith(where + ":")
+    assert info.value.request_id == "rid-bad"
+
+
+def test_describe_load_balancers_follows_all_pages(stub: Any, make_client: Any) -> None:
+    def lb(n: int) -> dict[str, Any]:
+        return {
+            "loadBalancerId": f"lb-{n}",
+            "loadBalancerName": f"n{n}",
+            "regionId": "HKG",
+            "status": "Running",
+            "listenerCount": 2,
+            "backendServerCount": 3,
+            "tags": {},
+        }
+
+    stub.push(
+        stub.ok({"totalCount": 5, "dataSet": [lb(1), lb(2)]}),
+        stub.ok({"totalCount": 5, "dataSet": [lb(3), lb(4)]}),
+        stub.ok({"totalCount": 5, "dataSet": [lb(5)]}),
+    )
+    lbs = make_client().describe_load_balancers(page_size=2)
+    assert [x.load_balancer_id for x in lbs] == ["lb-1", "lb-2", "lb-3", "lb-4", "lb-5"]
+    assert lbs[0].region_id == "HKG"
+    assert lbs[0].listener_count == 2
+    assert [s.payload for s in stub.seen] == [
+        {"pageSize": 2, "pageNum": 1},
+        {"pageSize": 2, "pageNum": 2},
+        {"pageSize": 2, "pageNum": 3},
+    ]
+    assert {s.action for s in stub.seen} == {"DescribeLoadBalancers"}
+
+
+def test_describe_load_balancers_stops_on_empty_page(stub: Any, make_client: Any) -> None:
+    stub.push(
+        stub.ok({"totalCount": 10, "dataSet": [{"loadBalancerId": "lb-1"}]}),
+        stub.ok({"totalCount": 10, "dataSet": []}),
+    )
+    lbs = make_client().describe_load_balancers(page_size=1)
+    assert [x.load_balancer_id for x in lbs] == ["lb-1"]
+    assert len(stub.seen) == 2
+
+
+def test_describe_load_balancers_requires_an_id(stub: Any, make_client: Any) -> None:
+    stub.push(stub.ok({"totalCount": 1, "dataSet": [{"loadBalancerName": "x"}]}))
+    with pytest.raises(errors.MalformedResponseError, match=r"dataSet\[0\]\.loadBalancerId"):
+        make_client().describe_load_balancers()
+
+
+def test_describe_listeners(stub: Any, make_client: Any) -> None:
+    # Field names as in the official SDK (zenlayercloud.zlb.v20250401 DescribeListenersResponse).
+    stub.push(
+        stub.ok(
+            {
+                "listeners": [
+                    {
+                        "listenerId": "lsn-1",
+                        "listenerName": "web",
+                        "protocol": "TCP",
+                        "port": "80,443",
+                        "scheduler": "wrr",
+                        "healthCheck": {
+                            "enabled": True,
+                            "checkType": "TCP_CHECK",
+                            "checkDelayLoop": 5,
+                            "checkRetry": 3,
+                            "failOpen": False,
+                            "checkPort": 80,
+                        },
+                    },
+                    {"listenerId": "lsn-2", "port": 53, "healthCheck": {"enabled": False}},
+                    {"listenerId": "lsn-3"},
+                ]
+            }
+        )
+    )
+    listeners = make_client().describe_listeners("lb-1")
+    assert stub.seen[0].payload == {"loadBalancerId": "lb-1"}
+    assert stub.seen[0].action == "DescribeListeners"
+    first, second, third = listeners
+    assert first.listener_port == "80,443"
+    assert first.health_check == HealthCheck(
+        enabled=True, check_type="TCP_CHECK", check_delay_loop=5, check_retry=3, fail_open=False
+    )
+    assert second.listener_port == "53"
+    assert second.health_check == HealthCheck(enabled=False)
+    assert third.health_check is None

@@ -1,0 +1,112 @@
+"""fan_out: bounded concurrency, per-item outcomes in item order, deadline reporting."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from zlb_health.zenlayer.errors import DeadlineExceededError
+from zlb_health.zenlayer.fanout import Outcome, fan_out
+
+
+class ConcurrencyProbe:
+    """Counts calls in flight; each call waits until enough peers arrived (or none can)."""
+
+    def __init__(self, max_workers: int, total: int) -> None:
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+        self.calls = 0
+        # Every wave of `max_workers` calls meets at the barrier, so the pool is saturated
+        # whenever it can be: a too-lax bound would show up as peak > max_workers.
+        self.expected = min(max_workers, total)
+        self.barrier = threading.Barrier(self.expected) if total % self.expected == 0 else None
+
+    def __call__(self, item: int) -> int:
+        with self.lock:
+            self.in_flight += 1
+            self.calls += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            if self.barrier is not None:
+                self.barrier.wait(timeout=10)
+            return item * 2
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+@pytest.mark.parametrize(("max_workers", "total"), [(1, 5), (3, 12), (4, 8), (8, 40)])
+def test_at_most_max_workers_in_flight(max_workers: int, total: int) -> None:
+    probe = ConcurrencyProbe(max_workers, total)
+    outcomes = fan_out(list(range(total)), probe, max_workers=max_workers)
+    assert probe.calls == total
+    assert probe.peak == min(max_workers, total)
+    assert [o.result for o in outcomes] == [i * 2 for i in range(total)]
+
+
+def test_bound_holds_with_more_workers_than_items() -> None:
+    probe = ConcurrencyProbe(16, 3)
+    fan_out([1, 2, 3], probe, max_workers=16)
+    assert probe.peak <= 3
+
+
+def test_order_and_per_item_failures() -> None:
+    def work(item: str) -> str:
+        if item.startswith("bad"):
+            raise ValueError(f"no {item}")
+        return item.upper()
+
+    items = ["a", "bad1", "b", "bad2", "c"]
+    outcomes = fan_out(items, work, max_workers=2)
+    assert [o.item for o in outcomes] == items
+    assert [o.result for o in outcomes] == ["A", None, "B", None, "C"]
+    assert [type(o.error).__name__ if o.error else None for o in outcomes] == [
+        None,
+        "ValueError",
+        None,
+        "ValueError",
+        None,
+    ]
+    assert all(o.started for o in outcomes)
+    assert [o.ok for o in outcomes] == [True, False, True, False, True]
+    assert str(outcomes[1].error) == "no bad1"
+
+
+def test_items_after_the_deadline_are_reported_not_started() -> None:
+    now = [0.0]
+    started: list[int] = []
+
+    def work(item: int) -> int:
+        started.append(item)
+        now[0] = 10.0  # the first call uses up all the time
+        return item
+
+    outcomes = fan_out([1, 2, 3], work, max_workers=1, deadline=5.0, clock=lambda: now[0])
+    assert started == [1]
+    assert outcomes[0] == Outcome(1, result=1)
+    for outcome in outcomes[1:]:
+        assert outcome.started is False
+        assert outcome.result is None
+        assert isinstance(outcome.error, DeadlineExceededError)
+    assert [o.item for o in outcomes] == [1, 2, 3]
+
+
+def test_deadline_already_passed_starts_nothing() -> None:
+    calls: list[int] = []
+    outcomes = fan_out([1, 2], calls.append, max_workers=4, deadline=1.0, clock=lambda: 2.0)
+    assert calls == []
+    assert [o.started for o in outcomes] == [False, False]
+
+
+def test_empty_and_invalid() -> None:
+    assert fan_out([], lambda x: x, max_workers=3) == []
+    with pytest.raises(ValueError, match="max_workers"):
+        fan_out([1], lambda x: x, max_workers=0)
+
+
+def test_outcome_is_frozen() -> None:
+    outcome: Outcome[int, int] = Outcome(1, result=2)
+    with pytest.raises(AttributeError):
+        outcome.result = 3  # type: ignore[misc]
