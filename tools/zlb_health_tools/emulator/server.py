@@ -169,7 +169,8 @@ class Emulator:
         self._manual_steps = 0
         self._started_at = clock()
         self._fault_counts: dict[tuple[int, int], int] = {}
-        self._rng = random.Random(self.scenario.seed)
+        # Fault sampling, not cryptography.
+        self._rng = random.Random(self.scenario.seed)  # nosec B311
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

@@ -1,0 +1,152 @@
+"""Lambda entry point: parse the event, build the run once per container, run one cycle.
+
+X-Ray: the function runs with active tracing (template.yaml), which traces each invocation.
+The X-Ray SDK (powertools' Tracer) is left out on purpose: it pulls a second botocore (~30 MB)
+into the bundle, shadowing the runtime's boto3 and slowing every cold start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import urllib3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from zlb_health.adapters.publisher import SnsPublisher
+from zlb_health.adapters.secrets import credentials_from_environment, credentials_from_secret
+from zlb_health.adapters.store import HealthStore
+from zlb_health.config import Config, load_config
+from zlb_health.events import parse_scheduled_event
+from zlb_health.monitor import Monitor, RunReport
+from zlb_health.zenlayer.client import ZenlayerClient
+from zlb_health.zenlayer.credentials import Credentials
+
+# Fixed names: the stack's dashboard and alarms are built on them.
+SERVICE_NAME = "zlb-health"
+METRICS_NAMESPACE = "ZlbHealth"
+
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+# The domain modules log through the standard library: give them the same JSON format.
+copy_config_to_registered_loggers(source_logger=logger, include={"zlb_health"})
+
+# botocore logs whole response bodies at DEBUG, GetSecretValue's included: never let it.
+for _noisy in ("botocore", "boto3", "urllib3"):
+    logging.getLogger(_noisy).setLevel(max(logging.INFO, logging.getLogger(_noisy).level))
+
+# Time kept back from the API phase to save state and publish, whatever the function timeout.
+MIN_RESERVE_SECONDS = 3.0
+MAX_RESERVE_SECONDS = 12.0
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What one container builds once and reuses: configuration, pools and AWS clients."""
+
+    config: Config
+    store: HealthStore
+    publisher: SnsPublisher
+    pool: urllib3.PoolManager
+    client: ZenlayerClient | None = None
+    credentials: Credentials | None = None
+
+    def zenlayer_client(self, credentials: Credentials) -> ZenlayerClient:
+        # A rotated secret gives new credentials: rebuild the client, keep the pool.
+        if self.client is None or credentials != self.credentials:
+            self.client = ZenlayerClient(
+                endpoint=self.config.endpoint, credentials=credentials, pool=self.pool
+            )
+            self.credentials = credentials
+        return self.client
+
+
+_runtime: Runtime | None = None
+
+
+def build_runtime(env: Mapping[str, str]) -> Runtime:
+    config = load_config(env)
+    return Runtime(
+        config=config,
+        store=HealthStore(
+            config.table_name, ttl_days=config.snapshot_ttl_days, client=boto3.client("dynamodb")
+        ),
+        publisher=SnsPublisher(config.topic_arn, client=boto3.client("sns")),
+        pool=urllib3.PoolManager(num_pools=4, maxsize=config.api_concurrency, block=True),
+    )
+
+
+def get_runtime() -> Runtime:
+    global _runtime  # noqa: PLW0603 - one Runtime per container, built on first use
+    if _runtime is None:
+        _runtime = build_runtime(os.environ)
+    return _runtime
+
+
+def fetch_credentials(config: Config) -> Credentials:
+    if config.credentials_secret_arn:
+        return credentials_from_secret(config.credentials_secret_arn)
+    return credentials_from_environment(os.environ)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    scheduled = parse_scheduled_event(event)
+    runtime = get_runtime()  # invalid configuration fails here, before any work
+    credentials = fetch_credentials(runtime.config)
+    run_id = f"{context.aws_request_id}/{uuid.uuid4().hex[:8]}"
+    logger.append_keys(run_id=run_id, execution_id=scheduled.execution_id)
+
+    remaining = context.get_remaining_time_in_millis() / 1000.0
+    reserve = min(MAX_RESERVE_SECONDS, max(MIN_RESERVE_SECONDS, remaining * 0.25))
+    monitor = Monitor(
+        config=runtime.config,
+        client=runtime.zenlayer_client(credentials),
+        store=runtime.store,
+        publisher=runtime.publisher,
+    )
+    started = time.monotonic()
+    report = monitor.run_once(
+        run_id=run_id,
+        api_deadline=started + remaining - reserve,
+        # Past the invocation's own end nobody can still be publishing these.
+        lease_until=time.time() + remaining + 1.0,
+        scheduled_time=scheduled.scheduled_time,
+    )
+    emit_metrics(report, duration_ms=(time.monotonic() - started) * 1000.0)
+    summary = report.summary()
+    logger.info("run finished", extra=summary)
+    return summary
+
+
+def emit_metrics(report: RunReport, *, duration_ms: float) -> None:
+    """Per-run metrics on the handler's Metrics; one EMF blob per load balancer for the rest."""
+    metrics.add_metric("RunDuration", MetricUnit.Milliseconds, duration_ms)
+    metrics.add_metric("LoadBalancersChecked", MetricUnit.Count, len(report.checked))
+    metrics.add_metric("LoadBalancersFailed", MetricUnit.Count, len(report.failed))
+    metrics.add_metric("LoadBalancersSkipped", MetricUnit.Count, len(report.skipped))
+    metrics.add_metric("NotificationsSent", MetricUnit.Count, report.messages_published)
+    metrics.add_metric("NotificationsPending", MetricUnit.Count, report.notifications_pending)
+    for lb_id, lb in sorted(report.load_balancers.items()):
+        if lb.skipped:
+            continue
+        per_lb = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+        per_lb.add_dimension("LoadBalancerId", lb_id)
+        if lb.ok:
+            per_lb.add_metric("BackendsAlive", MetricUnit.Count, lb.counts.get("alive", 0))
+            per_lb.add_metric("BackendsDead", MetricUnit.Count, lb.counts.get("dead", 0))
+            per_lb.add_metric("BackendsUnknown", MetricUnit.Count, lb.counts.get("unknown", 0))
+            per_lb.add_metric("ApiLatency", MetricUnit.Milliseconds, lb.latency_ms or 0.0)
+        per_lb.add_metric("ApiErrors", MetricUnit.Count, 0 if lb.ok else 1)
+        per_lb.add_metric("NotificationsSent", MetricUnit.Count, lb.messages_published)
+        per_lb.flush_metrics()

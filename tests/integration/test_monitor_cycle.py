@@ -1,0 +1,350 @@
+"""The check cycle end to end: emulator over HTTP, moto's server over HTTP, SNS seen via SQS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from tests.conftest import Inbox
+
+from zlb_health.adapters.publisher import SnsPublisher
+from zlb_health.adapters.store import HealthStore
+from zlb_health.config import load_config
+from zlb_health.monitor import Monitor, RunReport
+from zlb_health.zenlayer.client import ZenlayerClient
+from zlb_health.zenlayer.credentials import AccessKey
+from zlb_health_tools.emulator.scenario import Scenario
+from zlb_health_tools.emulator.server import Emulator
+from zlb_health_tools.stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+KEY = AccessKey("test-key", "test-key-password")
+
+
+def backend(instance: str, ip: str) -> dict[str, Any]:
+    return {"instanceId": instance, "privateIpAddress": ip, "backendPort": 80, "weight": 100}
+
+
+def fleet(timeline: list[dict[str, Any]], faults: list[dict[str, Any]] | None = None) -> Scenario:
+    listener = {
+        "listenerId": "lsn-a",
+        "listenerName": "web",
+        "protocol": "TCP",
+        "listenerPort": "80",
+        "healthCheck": {"enabled": True, "checkType": "TCP_CHECK"},
+    }
+    return Scenario.from_dict(
+        {
+            "steps": 20,
+            "loadBalancers": [
+                {
+                    "loadBalancerId": "lb-a",
+                    "loadBalancerName": "alpha",
+                    "listeners": [
+                        {
+                            **listener,
+                            "backends": [backend("vm-1", "10.0.0.1"), backend("vm-2", "10.0.0.2")],
+                        },
+                    ],
+                },
+                {
+                    "loadBalancerId": "lb-b",
+                    "loadBalancerName": "beta",
+                    "listeners": [
+                        {
+                            **listener,
+                            "listenerId": "lsn-b",
+                            "backends": [backend("vm-9", "10.0.0.9")],
+                        },
+                    ],
+                },
+            ],
+            "timeline": timeline,
+            "faults": faults or [],
+        }
+    )
+
+
+def status(
+    step: int, instance: str, health: str, lb: str = "lb-a", lsn: str = "lsn-a"
+) -> dict[str, Any]:
+    return {
+        "step": step,
+        "action": "set_status",
+        "loadBalancerId": lb,
+        "listenerId": lsn,
+        "backend": instance,
+        "healthStatus": health,
+    }
+
+
+class Clock:
+    """Wall time the test moves on: one minute per scheduled run."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, minutes: float = 1) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+class Harness:
+    def __init__(self, emulator: Emulator, stack: LocalStack, **env: str) -> None:
+        self.emulator = emulator
+        self.clock = Clock()
+        self.config = load_config(
+            {
+                "TABLE_NAME": stack.table_name,
+                "TOPIC_ARN": stack.topic_arn,
+                "ZENLAYER_API_ENDPOINT": emulator.url,
+                "FAILURE_THRESHOLD": "2",
+                "RECOVERY_THRESHOLD": "2",
+                "MONITOR_FAILURE_THRESHOLD": "2",
+                **env,
+            }
+        )
+        self.client = ZenlayerClient(
+            endpoint=emulator.url,
+            credentials=KEY,
+            max_attempts=2,
+            backoff_base=0.001,
+            read_timeout=2.0,
+        )
+        self.sns = boto3.client("sns", endpoint_url=stack.endpoint_url, region_name=stack.region)
+        self.dynamodb = boto3.client(
+            "dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region
+        )
+        self.store = HealthStore(stack.table_name, ttl_days=7, client=self.dynamodb)
+        self.runs = 0
+
+    def monitor(self) -> Monitor:
+        return Monitor(
+            config=self.config,
+            client=self.client,
+            store=self.store,
+            publisher=SnsPublisher(self.config.topic_arn, client=self.sns),
+            clock=self.clock,
+        )
+
+    def run(self, monitor: Monitor | None = None) -> RunReport:
+        """One scheduled run at the current step, then time and the timeline move on."""
+        self.runs += 1
+        report = (monitor or self.monitor()).run_once(
+            run_id=f"run-{self.runs}",
+            api_deadline=float("inf"),
+            lease_until=(self.clock() + timedelta(seconds=50)).timestamp(),
+        )
+        self.clock.tick()
+        self.emulator.advance()
+        return report
+
+
+@pytest.fixture
+def harness_for(stack: LocalStack) -> Iterator[Callable[..., Harness]]:
+    emulators: list[Emulator] = []
+
+    def build(scenario: Scenario, **env: str) -> Harness:
+        emulator = Emulator(scenario, credentials=[KEY])
+        emulator.start()
+        emulators.append(emulator)
+        return Harness(emulator, stack, **env)
+
+    yield build
+    for emulator in emulators:
+        emulator.stop()
+
+
+def summarize(
+    message: dict[str, Any],
+) -> tuple[str, str, str, list[tuple[str | None, str | None, str | None]]]:
+    body = message["body"]
+    return (
+        message["attributes"]["event_type"],
+        message["attributes"]["severity"],
+        message["attributes"]["load_balancer_id"],
+        [(t["instanceId"], t["previousStatus"], t["currentStatus"]) for t in body["transitions"]],
+    )
+
+
+def test_scripted_failure_critical_and_recovery(
+    harness_for: Callable[..., Harness], inbox: Inbox
+) -> None:
+    h = harness_for(
+        fleet(
+            [
+                status(1, "vm-1", "Dead"),
+                status(3, "vm-2", "Dead"),
+                status(5, "vm-1", "Alive"),
+                status(5, "vm-2", "Alive"),
+            ]
+        )
+    )
+    seen = []
+    for _ in range(7):
+        h.run()
+        seen.append([summarize(m) for m in inbox.messages()])
+    assert seen == [
+        [],  # step 0: baseline, silent
+        [],  # step 1: vm-1 Dead once: below FAILURE_THRESHOLD
+        [("health_change", "warning", "lb-a", [("vm-1", "Alive", "Dead")])],
+        [],
+        [("health_change", "critical", "lb-a", [("vm-2", "Alive", "Dead")])],
+        [],
+        [("health_change", "info", "lb-a", [("vm-1", "Dead", "Alive"), ("vm-2", "Dead", "Alive")])],
+    ]
+
+
+def test_notification_has_all_renditions(harness_for: Callable[..., Harness], inbox: Inbox) -> None:
+    h = harness_for(fleet([status(1, "vm-9", "Dead", lb="lb-b", lsn="lsn-b")]))
+    for _ in range(3):
+        h.run()
+    (message,) = inbox.messages()
+    body = message["body"]
+    assert body["schemaVersion"] == 1
+    assert body["eventType"] == "health_change"
+    assert body["severity"] == "critical"
+    assert body["loadBalancerId"] == "lb-b"
+    assert message["attributes"] == {
+        "event_type": "health_change",
+        "severity": "critical",
+        "load_balancer_id": "lb-b",
+    }
+
+
+def test_sns_failure_delays_the_message_to_the_next_run_once(
+    harness_for: Callable[..., Harness], inbox: Inbox
+) -> None:
+    h = harness_for(fleet([status(1, "vm-1", "Dead")]))
+    h.run()
+    h.run()
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, "Publish")
+
+    h.sns.meta.events.register("before-call.sns.Publish", refuse)
+    failing = h.run()  # vm-1 Dead twice: the warning is due, but SNS refuses it
+    h.sns.meta.events.unregister("before-call.sns.Publish", refuse)
+    assert failing.messages_failed == 1
+    assert failing.notifications_pending == 1
+    assert inbox.messages() == []
+
+    retried = h.run()
+    assert retried.messages_published == 1
+    assert [summarize(m) for m in inbox.messages()] == [
+        ("health_change", "warning", "lb-a", [("vm-1", "Alive", "Dead")])
+    ]
+    assert h.run().messages_published == 0
+    assert inbox.messages() == []
+
+
+class CrashBeforePublishError(Exception):
+    pass
+
+
+def test_crash_between_saving_and_publishing_delivers_once_after_the_lease(
+    harness_for: Callable[..., Harness], inbox: Inbox
+) -> None:
+    h = harness_for(fleet([status(1, "vm-1", "Dead")]))
+    h.run()
+    h.run()
+    crashing = h.monitor()
+
+    def crash(*_: Any, **__: Any) -> None:
+        raise CrashBeforePublishError
+
+    crashing._publish = crash  # type: ignore[method-assign]
+    with pytest.raises(CrashBeforePublishError):
+        h.run(crashing)
+    assert inbox.messages() == []
+    h.clock.tick()  # the crashed run never got to move time on
+    # The next scheduled run starts after the crashed run's lease: it delivers, exactly once.
+    assert h.run().messages_published == 1
+    assert [summarize(m)[:3] for m in inbox.messages()] == [("health_change", "warning", "lb-a")]
+    h.run()
+    assert inbox.messages() == []
+
+
+def test_a_run_inside_another_runs_lease_leaves_its_messages_alone(
+    harness_for: Callable[..., Harness], inbox: Inbox
+) -> None:
+    h = harness_for(fleet([status(1, "vm-1", "Dead")]))
+    h.run()
+    h.run()
+    crashing = h.monitor()
+    crashing._publish = lambda *a, **k: None  # type: ignore[method-assign]  # claimed, not sent
+    h.run(crashing)
+    h.clock.now -= timedelta(seconds=59)  # a second run 1 s later: the first still holds it
+    assert h.run().messages_published == 0
+    h.clock.tick(2)
+    assert h.run().messages_published == 1
+    assert len(inbox.messages()) == 1
+
+
+def test_api_outage_gives_one_degraded_and_one_restored_and_no_backend_alert(
+    harness_for: Callable[..., Harness], inbox: Inbox
+) -> None:
+    h = harness_for(
+        fleet(
+            [status(3, "vm-1", "Dead")],  # vm-1 dies during the outage: nobody can see it then
+            faults=[
+                {
+                    "type": "server_error",
+                    "loadBalancerId": "*",
+                    "fromStep": 1,
+                    "toStep": 5,
+                    "status": 503,
+                }
+            ],
+        )
+    )
+    batches = []
+    for _ in range(8):
+        report = h.run()
+        batches.append([summarize(m)[:3] for m in inbox.messages()])
+        if 2 <= h.runs <= 6:
+            assert sorted(report.failed) == ["lb-a", "lb-b"]
+    assert batches[0] == []
+    assert batches[1] == []  # first failure: below MONITOR_FAILURE_THRESHOLD
+    assert batches[2] == [("monitor_degraded", "warning", "*")]  # both grouped in one message
+    assert batches[3:6] == [[], [], []]
+    # Step 6: the API answers again: restored, grouped; vm-1 is Dead once so far (no alert yet).
+    assert batches[6] == [("monitor_restored", "info", "*")]
+    assert batches[7] == [("health_change", "warning", "lb-a")]
+
+
+def test_state_survives_a_failed_call_for_one_load_balancer(
+    harness_for: Callable[..., Harness], inbox: Inbox
+) -> None:
+    h = harness_for(
+        fleet(
+            [status(1, "vm-1", "Dead")],
+            faults=[{"type": "malformed", "loadBalancerId": "lb-a", "fromStep": 2, "toStep": 2}],
+        )
+    )
+    h.run()
+    h.run()  # vm-1 Dead (1)
+    report = h.run()  # lb-a answers garbage: no change, no alert; lb-b still checked
+    assert report.failed == ["lb-a"]
+    assert report.checked == ["lb-b"]
+    assert inbox.messages() == []
+    h.run()  # vm-1 Dead (2): the malformed answer neither counted nor reset the streak
+    assert [summarize(m)[:3] for m in inbox.messages()] == [("health_change", "warning", "lb-a")]
+
+
+def test_snapshots_are_written_for_every_run(harness_for: Callable[..., Harness]) -> None:
+    h = harness_for(fleet([status(1, "vm-1", "Dead")]))
+    start = h.clock()
+    for _ in range(3):
+        h.run()
+    snapshots = h.store.snapshots("lb-a", start - timedelta(minutes=1), h.clock())
+    assert [s.counts["dead"] for s in snapshots] == [0, 1, 1]
+    assert all(s.ok and s.request_id for s in snapshots)
+    assert {row[2] for row in snapshots[0].rows} == {"vm-1", "vm-2"}

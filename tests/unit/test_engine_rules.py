@@ -1,0 +1,798 @@
+"""The health rules: thresholds, per-port detail, severities, monitor and reminders, state form."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import timedelta
+
+import pytest
+from engine_helpers import Runner, at, be, failure, observation
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zlb_health.config import Thresholds
+from zlb_health.engine.notifications import ListenerHealth, Notification, Transition
+from zlb_health.engine.rules import FailedObservation, apply_observation
+from zlb_health.engine.state import (
+    BackendState,
+    LbState,
+    ListenerState,
+    MonitorState,
+    UnitState,
+    backend_key,
+    state_fingerprint,
+)
+from zlb_health.zenlayer.errors import AuthError
+
+K1 = "lsn-1|i-1|80"
+K2 = "lsn-1|i-2|80"
+
+
+def test_backend_key_uses_target_and_effective_port() -> None:
+    assert backend_key(be("i-1", port=8080)) == "lsn-1|i-1|8080"
+    assert backend_key(be("10.1.1.1", port=None, listener_port="80,443")) == "lsn-1|10.1.1.1|80,443"
+
+
+# -- baseline and thresholds ------------------------------------------------------------------
+
+
+def test_first_observation_is_a_silent_baseline() -> None:
+    r = Runner()
+    assert r.step(be("i-1"), be("i-2", "Close")) is None
+    assert r.last is not None
+    assert r.last.changed
+    assert r.last.transitions == ()
+    assert r.unit(K1) == ("Alive", "Alive")
+    assert r.unit(K2) == ("Close", "Close")
+
+
+@pytest.mark.parametrize(("failure_t", "recovery_t"), [(1, 1), (2, 2), (3, 2)])
+def test_thresholds(failure_t: int, recovery_t: int) -> None:
+    r = Runner(Thresholds(failure_t, recovery_t, 3, 0))
+    r.step(be("i-1"), be("i-2"))
+    for _ in range(failure_t - 1):
+        assert r.step(be("i-1", "Dead"), be("i-2")) is None
+    down = r.step(be("i-1", "Dead"), be("i-2"))
+    assert down is not None
+    assert down.event_type == "health_change"
+    assert down.severity == "warning"
+    (t,) = down.transitions
+    assert (t.kind, t.previous_status, t.current_status, t.port) == ("down", "Alive", "Dead", None)
+    assert t.since == "2024-05-01T12:02:00.000Z"  # the first Dead observation
+    for _ in range(recovery_t - 1):
+        assert r.step(be("i-1"), be("i-2")) is None
+    up = r.step(be("i-1"), be("i-2"))
+    assert up is not None
+    assert up.severity == "info"
+    assert [(t.kind, t.previous_status, t.current_status) for t in up.transitions] == [
+        ("recovered", "Dead", "Alive")
+    ]
+
+
+def test_flapping_below_the_thresholds_never_alerts() -> None:
+    r = Runner(Thresholds(3, 2, 3, 0))
+    r.step(be())
+    for status in ["Dead", "Dead", "Alive", "Dead", "Dead", "Alive", "Dead", "Unknown", "Dead"]:
+        assert r.step(be("i-1", status)) is None
+    assert r.unit(K1) == ("Dead", "Alive")
+
+
+def test_recovery_flapping_does_not_alert_either() -> None:
+    r = Runner(Thresholds(1, 3, 3, 0))
+    r.step(be())
+    assert r.step(be("i-1", "Dead")) is not None
+    for status in ["Alive", "Alive", "Dead", "Alive", "Alive", "Dead"]:
+        assert r.step(be("i-1", status)) is None
+
+
+def test_unknown_neither_alerts_nor_breaks_a_streak() -> None:
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be())
+    assert r.step(be("i-1", "Dead")) is None
+    assert r.step(be("i-1", "Unknown")) is None
+    assert r.unit(K1) == ("Unknown", "Alive")
+    down = r.step(be("i-1", "Dead"))
+    assert down is not None
+    assert down.transitions[0].since == "2024-05-01T12:02:00.000Z"
+    for _ in range(5):
+        assert r.step(be("i-1", "Unknown")) is None
+    assert r.unit(K1) == ("Unknown", "Dead")
+
+
+def test_unrecognised_status_is_recorded_and_treated_as_unknown() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be())
+    assert r.step(be("i-1", "Checking")) is None
+    assert r.unit(K1) == ("Checking", "Alive")
+    assert r.state is not None
+    assert LbState.from_dict(json.loads(json.dumps(r.state.to_dict()))) == r.state
+
+
+def test_baseline_dead_alerts_down_with_null_previous_once_confirmed() -> None:
+    r = Runner(Thresholds(2, 2, 3, 0))
+    assert r.step(be("i-1", "Dead")) is None
+    down = r.step(be("i-1", "Dead"))
+    assert down is not None
+    assert down.severity == "critical"
+    assert [(t.kind, t.previous_status, t.current_status) for t in down.transitions] == [
+        ("down", None, "Dead")
+    ]
+    assert down.to_dict()["transitions"][0]["previousStatus"] is None
+
+
+def test_baseline_dead_that_comes_back_alive_stays_silent() -> None:
+    r = Runner(Thresholds(2, 2, 3, 0))
+    assert r.step(be("i-1", "Dead")) is None
+    assert r.step(be("i-1")) is None
+    assert r.unit(K1) == ("Alive", "Alive")
+
+
+def test_baseline_with_threshold_one_alerts_at_once() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    n = r.step(be("i-1", "Dead"), be("i-2"))
+    assert n is not None
+    assert n.severity == "warning"
+    assert [t.target for t in n.transitions] == ["i-1"]
+
+
+def test_unknown_at_baseline_then_alive_is_silent() -> None:
+    r = Runner()
+    assert r.step(be("i-1", "Unknown")) is None
+    assert r.unit(K1) == ("Unknown", None)
+    assert r.step(be("i-1")) is None
+    assert r.unit(K1) == ("Alive", "Alive")
+
+
+# -- per-port detail --------------------------------------------------------------------------
+
+
+def test_ports_that_disagree_get_one_transition_each() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be(detail={80: "Alive", 443: "Alive"}))
+    n = r.step(be(status="Dead", detail={80: "Dead", 443: "Alive"}))
+    assert n is not None
+    assert n.severity == "warning"
+    assert [(t.port, t.kind) for t in n.transitions] == [(80, "down")]
+    n = r.step(be(status="Dead", detail={80: "Dead", 443: "Dead"}))
+    assert n is not None
+    assert n.severity == "critical"
+    assert [(t.port, t.kind) for t in n.transitions] == [(443, "down")]
+    n = r.step(be(detail={80: "Alive", 443: "Alive"}))
+    assert n is not None
+    assert [(t.port, t.kind, t.previous_status) for t in n.transitions] == [
+        (None, "recovered", "Dead")
+    ]
+
+
+def test_ports_that_change_together_are_one_transition() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be(detail={80: "Alive", 443: "Alive"}))
+    n = r.step(be(status="Dead", detail={80: "Dead", 443: "Dead"}))
+    assert n is not None
+    assert [(t.port, t.kind) for t in n.transitions] == [(None, "down")]
+
+
+def test_detail_repeating_the_backend_status_is_one_change() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be(detail={80: "Alive"}))
+    n = r.step(be(status="Dead", detail={80: "Dead"}))
+    assert n is not None
+    assert [(t.port, t.kind) for t in n.transitions] == [(None, "down")]
+    assert r.state is not None
+    assert set(r.state.backends[K1].units) == {"80"}
+
+
+def test_detail_appearing_seeds_ports_from_the_whole_backend() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be())
+    assert r.step(be(detail={80: "Alive", 443: "Alive"})) is None
+    assert r.state is not None
+    assert set(r.state.backends[K1].units) == {"80", "443"}
+    assert r.unit(K1, "443") == ("Alive", "Alive")
+    n = r.step(be(status="Dead", detail={80: "Alive", 443: "Dead"}))
+    assert n is not None
+    assert [(t.port, t.previous_status) for t in n.transitions] == [(443, "Alive")]
+
+
+def test_detail_appearing_for_a_down_backend_keeps_it_down() -> None:
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be())
+    r.step(be(status="Dead"))
+    assert r.step(be(status="Dead")) is not None
+    assert r.step(be(status="Dead", detail={80: "Dead", 443: "Dead"})) is None
+    assert r.unit(K1, "80") == ("Dead", "Dead")
+
+
+def test_detail_disappearing_applies_the_backend_status_to_every_port() -> None:
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be(detail={80: "Alive", 443: "Alive"}))
+    n = r.step(be(status="Close"))
+    assert n is not None
+    assert n.severity == "info"
+    assert [(t.port, t.kind, t.current_status) for t in n.transitions] == [
+        (None, "closed", "Close")
+    ]
+    assert r.unit(K1, "80") == ("Close", "Close")
+    assert r.step(be(status="Unknown")) is None
+    assert r.unit(K1, "443") == ("Unknown", "Close")
+    n = r.step(be(detail={80: "Alive", 443: "Alive"}))
+    assert n is not None
+    assert [(t.port, t.kind) for t in n.transitions] == [(None, "enabled")]
+
+
+def test_same_vm_in_two_listeners_is_two_backends() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-1", listener="lsn-2"), be("i-2", listener="lsn-2"))
+    assert r.state is not None
+    assert len(r.state.backends) == 3
+    n = r.step(be("i-1", "Dead"), be("i-1", listener="lsn-2"), be("i-2", listener="lsn-2"))
+    assert n is not None
+    assert n.severity == "critical"
+    assert [(t.listener_id, t.target) for t in n.transitions] == [("lsn-1", "i-1")]
+    assert n.critical_listeners == ("lsn-1",)
+    assert n.healthy_by_listener == (
+        ListenerHealth("lsn-1", "name-lsn-1", 0, 1),
+        ListenerHealth("lsn-2", "name-lsn-2", 2, 2),
+    )
+
+
+# -- severities -------------------------------------------------------------------------------
+
+
+def test_listener_losing_its_last_healthy_backend_is_critical() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2"), be("i-3", listener="lsn-2"))
+    first = r.step(be("i-1", "Dead"), be("i-2"), be("i-3", listener="lsn-2"))
+    assert first is not None
+    assert first.severity == "warning"
+    assert first.counts["listenersWithoutHealthyBackend"] == 0
+    last = r.step(be("i-1", "Dead"), be("i-2", "Dead"), be("i-3", listener="lsn-2"))
+    assert last is not None
+    assert last.severity == "critical"
+    assert last.critical_listeners == ("lsn-1",)
+    assert last.counts == {
+        "alive": 1,
+        "dead": 2,
+        "unknown": 0,
+        "close": 0,
+        "backends": 3,
+        "listeners": 2,
+        "listenersWithoutHealthyBackend": 1,
+    }
+    assert "no healthy backend left on name-lsn-1" in last.summary
+    assert r.state is not None
+    assert r.state.listeners["lsn-1"].critical_since == "2024-05-01T12:03:00.000Z"
+    back = r.step(be("i-1"), be("i-2", "Dead"), be("i-3", listener="lsn-2"))
+    assert back is not None
+    assert back.severity == "info"
+    assert back.critical_listeners == ()
+    assert r.state.listeners == {}
+
+
+def test_critical_only_for_the_touched_listener() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2", listener="lsn-2"), be("i-3", listener="lsn-2"))
+    assert r.step(be("i-1", "Dead"), be("i-2", listener="lsn-2"), be("i-3", listener="lsn-2"))
+    n = r.step(be("i-1", "Dead"), be("i-2", "Dead", listener="lsn-2"), be("i-3", listener="lsn-2"))
+    assert n is not None
+    assert n.severity == "warning"
+    assert n.critical_listeners == ("lsn-1",)  # still listed, but not what this is about
+
+
+def test_listener_with_every_backend_closed_is_not_critical() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2"))
+    n = r.step(be("i-1", "Close"), be("i-2", "Close"))
+    assert n is not None
+    assert n.severity == "info"
+    assert {t.kind for t in n.transitions} == {"closed"}
+    assert n.critical_listeners == ()
+    assert n.counts["close"] == 2
+
+
+def test_close_then_alive_is_informational_and_immediate() -> None:
+    r = Runner(Thresholds(3, 3, 3, 0))
+    r.step(be("i-1", "Close"))
+    n = r.step(be("i-1"))
+    assert n is not None
+    assert n.severity == "info"
+    assert [(t.kind, t.previous_status, t.current_status) for t in n.transitions] == [
+        ("enabled", "Close", "Alive")
+    ]
+
+
+def test_close_then_dead_needs_the_failure_threshold() -> None:
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be("i-1", "Close"), be("i-2"))
+    assert r.step(be("i-1", "Dead"), be("i-2")) is None
+    n = r.step(be("i-1", "Dead"), be("i-2"))
+    assert n is not None
+    assert n.severity == "warning"
+    assert n.transitions[0].previous_status == "Close"
+
+
+def test_dead_and_closed_backends_still_make_the_listener_critical() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2", "Close"))
+    n = r.step(be("i-1", "Dead"), be("i-2", "Close"))
+    assert n is not None
+    assert n.severity == "critical"
+
+
+# -- added, removed, listener filter ----------------------------------------------------------
+
+
+def test_added_and_removed_backends_are_informational() -> None:
+    r = Runner()
+    r.step(be("i-1"))
+    added = r.step(be("i-1"), be("i-2"))
+    assert added is not None
+    assert added.severity == "info"
+    assert [(t.kind, t.previous_status, t.current_status) for t in added.transitions] == [
+        ("added", None, "Alive")
+    ]
+    assert r.unit(K2) == ("Alive", "Alive")
+    removed = r.step(be("i-1"))
+    assert removed is not None
+    assert removed.severity == "info"
+    assert [(t.kind, t.previous_status, t.current_status) for t in removed.transitions] == [
+        ("removed", "Alive", None)
+    ]
+    assert r.state is not None
+    assert K2 not in r.state.backends
+
+
+def test_added_dead_backend_reports_added_then_down() -> None:
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be("i-1"))
+    added = r.step(be("i-1"), be("i-2", "Dead"))
+    assert added is not None
+    assert [(t.kind, t.current_status) for t in added.transitions] == [("added", "Dead")]
+    down = r.step(be("i-1"), be("i-2", "Dead"))
+    assert down is not None
+    assert down.severity == "warning"
+    assert [(t.kind, t.previous_status) for t in down.transitions] == [("down", None)]
+
+
+def test_added_dead_backend_with_threshold_one_is_just_down() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    n = r.step(be("i-1"), be("i-2", "Dead"))
+    assert n is not None
+    assert [(t.kind, t.previous_status) for t in n.transitions] == [("down", None)]
+
+
+def test_removing_the_last_healthy_backend_is_critical() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2"))
+    r.step(be("i-1", "Dead"), be("i-2"))
+    n = r.step(be("i-1", "Dead"))
+    assert n is not None
+    assert n.severity == "critical"
+    assert [t.kind for t in n.transitions] == ["removed"]
+
+
+def test_listener_filter_only_considers_that_listener() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2", listener="lsn-2"))
+    # lsn-2's backend is absent (and an lsn-2 entry is ignored): not removed, not changed.
+    n = r.step(be("i-1", "Dead"), be("i-9", listener="lsn-2"), listener_filter="lsn-1")
+    assert n is not None
+    assert [(t.listener_id, t.kind) for t in n.transitions] == [("lsn-1", "down")]
+    assert r.state is not None
+    assert set(r.state.backends) == {K1, "lsn-2|i-2|80"}
+    gone = r.step(listener_filter="lsn-1")
+    assert gone is not None
+    assert [(t.listener_id, t.kind) for t in gone.transitions] == [("lsn-1", "removed")]
+    assert set(r.state.backends) == {"lsn-2|i-2|80"}
+
+
+def test_listener_filter_may_cover_several_listeners() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2", listener="lsn-2"), be("i-3", listener="lsn-3"))
+    both = frozenset({"lsn-1", "lsn-2"})
+    n = r.step(be("i-1", "Dead"), listener_filter=both)
+    assert n is not None
+    assert [(t.listener_id, t.kind) for t in n.transitions] == [
+        ("lsn-1", "down"),
+        ("lsn-2", "removed"),
+    ]
+    assert r.state is not None
+    assert set(r.state.backends) == {K1, "lsn-3|i-3|80"}
+
+
+def test_empty_load_balancer_baseline_then_backends_are_added() -> None:
+    r = Runner()
+    assert r.step() is None
+    n = r.step(be("i-1"))
+    assert n is not None
+    assert [t.kind for t in n.transitions] == ["added"]
+
+
+# -- staleness, immutability, ids, steady state -----------------------------------------------
+
+
+def test_stale_observation_is_ignored() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.apply(observation(5, be("i-1")))
+    previous = r.state
+    for minute in (5, 4):
+        evaluation = apply_observation(
+            previous, observation(minute, be("i-1", "Dead")), r.thresholds, now=at(minute)
+        )
+        assert evaluation.new_state is previous
+        assert evaluation.notification is None
+        assert evaluation.transitions == ()
+        assert not evaluation.changed
+
+
+def test_failure_older_than_the_last_applied_observation_is_stale() -> None:
+    r = Runner(Thresholds(1, 1, 1, 0))
+    r.apply(observation(5, be("i-1")))
+    assert apply_observation(r.state, failure(4), r.thresholds, now=at(4)).new_state is r.state
+    r.apply(failure(6))
+    again = apply_observation(r.state, failure(6), r.thresholds, now=at(6))
+    assert again.new_state is r.state
+    assert again.notification is None
+    late = apply_observation(r.state, observation(6, be("i-1")), r.thresholds, now=at(6))
+    assert late.new_state is r.state
+
+
+def test_previous_state_is_never_mutated() -> None:
+    r = Runner(Thresholds(1, 1, 1, 30))
+    r.step(be("i-1", detail={80: "Alive", 443: "Alive"}), be("i-2"))
+    before = r.state
+    assert before is not None
+    snapshot = before.to_dict()
+    r.step(be("i-1", "Dead", detail={80: "Dead", 443: "Alive"}))
+    r.fail()
+    assert before.to_dict() == snapshot
+
+
+def test_notification_ids_are_deterministic_and_sequential() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    previous = r.state
+    obs = observation(10, be("i-1", "Dead"))
+    first = apply_observation(previous, obs, r.thresholds, now=at(10))
+    second = apply_observation(previous, obs, r.thresholds, now=at(10))
+    assert first.notification is not None
+    assert second.notification is not None
+    assert first.notification.id == second.notification.id == "lb-1#00000001"
+    assert first.notification == second.notification
+    r.state = first.new_state
+    r.minute = 10
+    n = r.step(be("i-1"))
+    assert n is not None
+    assert n.id == "lb-1#00000002"
+
+
+def test_steady_state_leaves_the_fingerprint_unchanged() -> None:
+    r = Runner(Thresholds(3, 2, 3, 0))
+    backends = (be("i-1", detail={80: "Alive", 443: "Dead"}), be("i-2", "Dead"), be("i-3"))
+    for _ in range(6):
+        r.step(*backends)
+    assert r.state is not None
+    before = r.state
+    r.step(*backends)
+    assert r.last is not None
+    assert not r.last.changed
+    assert state_fingerprint(r.state) == state_fingerprint(before)
+    after = r.state.to_dict()
+    expected = before.to_dict()
+    assert after.pop("t") != expected.pop("t")
+    assert after == expected
+
+
+def test_changed_is_true_while_a_streak_grows() -> None:
+    r = Runner(Thresholds(3, 3, 3, 0))
+    r.step(be("i-1"))
+    r.step(be("i-1", "Dead"))
+    r.step(be("i-1", "Dead"))
+    assert r.last is not None
+    assert r.last.changed
+    assert r.last.notification is None
+
+
+def test_observation_of_another_load_balancer_is_refused() -> None:
+    r = Runner()
+    r.step(be())
+    with pytest.raises(ValueError, match="lb-2"):
+        apply_observation(r.state, observation(9, lb="lb-2"), r.thresholds, now=at(9))
+
+
+# -- monitor failures -------------------------------------------------------------------------
+
+
+def test_failures_degrade_once_then_restore_once() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    health = r.state.to_dict()["b"] if r.state else None
+    assert r.fail() is None
+    assert r.fail() is None
+    degraded = r.fail(code="AUTH_FAILED")
+    assert degraded is not None
+    assert (degraded.event_type, degraded.severity) == ("monitor_degraded", "warning")
+    assert degraded.monitor is not None
+    assert degraded.monitor["kind"] == "server"
+    assert degraded.monitor["code"] == "AUTH_FAILED"
+    assert degraded.monitor["requestId"] == "req-fail-4"
+    assert degraded.monitor["consecutiveFailures"] == 3
+    assert degraded.transitions == ()
+    assert r.fail() is None
+    assert r.fail() is None
+    assert r.state is not None
+    assert r.state.monitor.consecutive_failures == 5
+    assert r.state.monitor.degraded
+    assert r.state.to_dict()["b"] == health  # health state kept as is
+    restored = r.step(be("i-1"))
+    assert restored is not None
+    assert (restored.event_type, restored.severity) == ("monitor_restored", "info")
+    assert restored.monitor_restored
+    assert restored.monitor is not None
+    assert restored.monitor["consecutiveFailures"] == 5
+    assert r.state.monitor == MonitorState()
+    assert r.step(be("i-1")) is None
+    assert [n.event_type for n in r.notifications] == ["monitor_degraded", "monitor_restored"]
+
+
+def test_failures_below_the_threshold_reset_on_success() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    r.fail()
+    r.fail()
+    assert r.step(be("i-1")) is None
+    assert r.state is not None
+    assert r.state.monitor.consecutive_failures == 0
+    r.fail()
+    r.fail()
+    assert r.notifications == []
+
+
+def test_restored_with_transitions_is_one_combined_notification() -> None:
+    r = Runner(Thresholds(1, 1, 1, 0))
+    r.step(be("i-1"), be("i-2"))
+    assert r.fail() is not None
+    n = r.step(be("i-1", "Dead"), be("i-2"))
+    assert n is not None
+    assert (n.event_type, n.severity, n.monitor_restored) == ("health_change", "warning", True)
+    assert n.summary.endswith("; monitoring restored.")
+    assert n.monitor is not None
+    assert n.monitor["restoredAt"] == "2024-05-01T12:03:00.000Z"
+    assert n.to_dict()["monitorRestored"] is True
+
+
+def test_failure_before_any_state_then_baseline() -> None:
+    r = Runner(Thresholds(1, 1, 1, 0))
+    degraded = r.fail()
+    assert degraded is not None
+    assert degraded.id == "lb-1#00000001"
+    assert degraded.counts["backends"] == 0
+    restored = r.step(be("i-1"), be("i-2"))
+    assert restored is not None
+    assert restored.event_type == "monitor_restored"
+
+
+def test_failed_observation_from_error() -> None:
+    error = AuthError("bad signature", status=401, code="AUTH_FAILED", request_id="r-9")
+    obs = FailedObservation.from_error("lb-1", "one", error, at(1))
+    assert (obs.error_kind, obs.error_code, obs.http_status, obs.request_id) == (
+        "auth",
+        "AUTH_FAILED",
+        401,
+        "r-9",
+    )
+
+
+# -- reminders --------------------------------------------------------------------------------
+
+
+def _critical_runner(reminder_minutes: int) -> Runner:
+    r = Runner(Thresholds(1, 1, 3, reminder_minutes))
+    r.step(be("i-1"))
+    n = r.step(be("i-1", "Dead"))
+    assert n is not None
+    assert n.severity == "critical"
+    return r
+
+
+def test_no_reminders_when_off() -> None:
+    r = _critical_runner(0)
+    for _ in range(10):
+        assert r.step(be("i-1", "Dead"), minutes=60) is None
+
+
+def test_reminders_follow_the_interval() -> None:
+    r = _critical_runner(30)  # critical since minute 2
+    assert r.step(be("i-1", "Dead"), minutes=29) is None  # minute 31
+    reminder = r.step(be("i-1", "Dead"), minutes=1)  # minute 32
+    assert reminder is not None
+    assert (reminder.event_type, reminder.severity) == ("reminder", "critical")
+    assert reminder.critical_listeners == ("lsn-1",)
+    assert "still no healthy backend" in reminder.summary
+    assert r.state is not None
+    assert r.state.listeners["lsn-1"] == ListenerState(
+        "2024-05-01T12:02:00.000Z", "2024-05-01T12:32:00.000Z"
+    )
+    assert r.step(be("i-1", "Dead"), minutes=29) is None  # minute 61
+    assert r.step(be("i-1", "Dead"), minutes=1) is not None  # minute 62
+    r.step(be("i-1"))
+    assert r.state.listeners == {}
+    assert r.step(be("i-1"), minutes=120) is None
+
+
+def test_reminder_uses_now_not_the_observation_time() -> None:
+    r = _critical_runner(30)
+    r.minute += 1
+    obs = observation(r.minute, be("i-1", "Dead"))
+    assert r.apply(obs, now=at(r.minute) + timedelta(minutes=40)).notification is not None
+
+
+def test_no_reminder_when_another_notification_goes_out() -> None:
+    r = _critical_runner(30)
+    other = be("i-2", listener="lsn-2")
+    n = r.step(be("i-1", "Dead"), other, minutes=45)
+    assert n is not None
+    assert (n.event_type, n.severity) == ("health_change", "info")
+    reminder = r.step(be("i-1", "Dead"), other, minutes=1)  # still due
+    assert reminder is not None
+    assert reminder.event_type == "reminder"
+
+
+def test_critical_change_on_a_critical_listener_restarts_the_reminder_clock() -> None:
+    r = Runner(Thresholds(1, 1, 3, 30))
+    r.step(be("i-1"), be("i-2", "Dead"))
+    r.step(be("i-1", "Dead"), be("i-2", "Dead"))  # critical at minute 2 (i-2 unconfirmed yet)
+    r.step(be("i-1", "Dead"), be("i-2", "Dead"), be("i-3", "Dead"), minutes=20)  # minute 22
+    assert r.notifications[-1].severity == "critical"
+    assert r.step(be("i-1", "Dead"), be("i-2", "Dead"), be("i-3", "Dead"), minutes=15) is None
+    assert r.step(be("i-1", "Dead"), be("i-2", "Dead"), be("i-3", "Dead"), minutes=15)
+
+
+def test_no_reminder_on_failed_observations() -> None:
+    r = _critical_runner(30)
+    for _ in range(2):
+        assert r.fail(minutes=60) is None
+
+
+# -- round trips and size ---------------------------------------------------------------------
+
+_text = st.text(max_size=12)
+_status = st.sampled_from(["Alive", "Dead", "Unknown", "Close", "~odd", "A", "", "Checking"])
+_opt_status = st.none() | _status
+_iso = st.none() | st.just("2024-05-01T12:00:00.000Z")
+_units = st.dictionaries(
+    st.sampled_from(["*", "80", "443", "8080"]),
+    st.builds(UnitState, _status, _opt_status, _opt_status, st.integers(0, 9), _iso),
+    max_size=3,
+)
+_backends = st.dictionaries(
+    _text,
+    st.builds(BackendState, _text, _text, st.none() | _text, _text, _text, _units),
+    max_size=4,
+)
+_error = st.none() | st.dictionaries(
+    st.sampled_from(["kind", "code", "status", "requestId", "message", "at"]),
+    st.none() | _text | st.integers(0, 599),
+)
+_states = st.builds(
+    LbState,
+    _text,
+    _text,
+    _iso,
+    _backends,
+    st.dictionaries(_text, st.builds(ListenerState, _iso, _iso), max_size=3),
+    st.builds(MonitorState, st.integers(0, 50), st.booleans(), _iso, _error),
+    st.integers(0, 10**8),
+)
+
+
+@settings(max_examples=200)
+@given(_states)
+def test_state_round_trips_exactly(state: LbState) -> None:
+    encoded = state.to_dict()
+    assert LbState.from_dict(encoded) == state
+    via_json = json.loads(json.dumps(encoded))
+    assert via_json == encoded
+    assert LbState.from_dict(via_json) == state
+    assert LbState.from_dict(via_json).to_dict() == encoded
+    assert state.copy() == state
+
+
+_transitions = st.builds(
+    Transition,
+    _text,
+    _text,
+    st.none() | _text,
+    _text,
+    _text,
+    st.none() | st.integers(1, 65535),
+    _opt_status,
+    _opt_status,
+    _iso,
+    st.sampled_from(["down", "recovered", "closed", "enabled", "added", "removed", "changed"]),
+)
+_notifications = st.builds(
+    Notification,
+    id=_text,
+    event_type=st.sampled_from(["health_change", "reminder", "monitor_degraded"]),
+    severity=st.sampled_from(["critical", "warning", "info"]),
+    load_balancer_id=_text,
+    load_balancer_name=_text,
+    observed_at=_text,
+    summary=_text,
+    transitions=st.lists(_transitions, max_size=4).map(tuple),
+    counts=st.dictionaries(_text, st.integers(0, 100)),
+    healthy_by_listener=st.lists(
+        st.builds(ListenerHealth, _text, _text, st.integers(0, 9), st.integers(0, 9)), max_size=3
+    ).map(tuple),
+    monitor=st.none() | st.dictionaries(_text, st.none() | _text | st.integers() | st.booleans()),
+    monitor_restored=st.booleans(),
+    critical_listeners=st.lists(_text, max_size=3).map(tuple),
+    request_id=st.none() | _text,
+)
+
+
+@settings(max_examples=200)
+@given(_notifications)
+def test_notification_round_trips_exactly(notification: Notification) -> None:
+    encoded = notification.to_dict()
+    via_json = json.loads(json.dumps(encoded))
+    assert Notification.from_dict(via_json) == notification
+    assert Notification.from_dict(via_json).to_dict() == encoded
+
+
+def test_five_thousand_backends_stay_small_once_compressed() -> None:
+    thresholds = Thresholds(2, 2, 3, 0)
+    backends = tuple(
+        be(
+            f"i-{i:020d}",
+            "Dead" if i % 7 == 0 else "Alive",
+            listener=f"lsn-{i % 40:016d}",
+            listener_name=f"listener-number-{i % 40}",
+            detail={8000 + i % 3: "Alive", 9000: "Alive"} if i % 5 == 0 else None,
+        )
+        for i in range(5000)
+    )
+    state = None
+    for minute in range(4):
+        state = apply_observation(
+            state, observation(minute, *backends), thresholds, now=at(minute)
+        ).new_state
+    assert state is not None
+    assert len(state.backends) == 5000
+    blob = zlib.compress(json.dumps(state.to_dict(), separators=(",", ":")).encode(), 6)
+    assert len(blob) < 150_000
+    assert LbState.from_dict(json.loads(zlib.decompress(blob))) == state
+
+
+# -- a property: alerts only at the thresholds ------------------------------------------------
+
+
+@settings(max_examples=150)
+@given(
+    st.integers(1, 4),
+    st.integers(1, 4),
+    st.lists(st.sampled_from(["Alive", "Dead", "Unknown"]), min_size=1, max_size=40),
+)
+def test_alerts_need_threshold_many_consecutive_observations(
+    failure_t: int, recovery_t: int, statuses: list[str]
+) -> None:
+    r = Runner(Thresholds(failure_t, recovery_t, 3, 0))
+    r.step(be("i-1"))
+    told = "Alive"
+    counted: list[str] = []  # the non-Unknown observations so far
+    for status in statuses:
+        if status != "Unknown":
+            counted.append(status)
+        n = r.step(be("i-1", status))
+        if n is None:
+            continue
+        (t,) = n.transitions
+        assert t.previous_status == told
+        assert t.current_status == status != told
+        need = failure_t if status == "Dead" else recovery_t
+        assert counted[-need:] == [status] * need
+        told = status
+    assert r.unit(K1)[1] == told

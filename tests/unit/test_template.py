@@ -1,0 +1,616 @@
+"""template.yaml against the code and the runtime contract: these fail when either drifts."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from zlb_health import config as zlb_config
+from zlb_health_tools.template import (
+    REPO_ROOT,
+    function_environment,
+    function_environment_names,
+    function_handler,
+    function_properties,
+    function_resource,
+    load_template,
+    resources_of_type,
+    schedule_event,
+    schedule_input,
+    table_create_kwargs,
+    table_resource,
+    ttl_attribute,
+)
+
+SRC = REPO_ROOT / "src"
+SCHEDULED_EVENT = REPO_ROOT / "events" / "scheduled.json"
+POWERTOOLS_ENV = {
+    "POWERTOOLS_SERVICE_NAME": "zlb-health",
+    "POWERTOOLS_METRICS_NAMESPACE": "ZlbHealth",
+    "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
+    "POWERTOOLS_PARAMETERS_MAX_AGE": "300",
+}
+# The variables load_config reads (the lead's ENV_VARS, when present, must agree).
+EXPECTED_ENV_VARS = frozenset(
+    {
+        "ZENLAYER_API_ENDPOINT",
+        "ZENLAYER_CREDENTIALS_SECRET_ARN",
+        "LOAD_BALANCER_IDS",
+        "TABLE_NAME",
+        "TOPIC_ARN",
+        "FAILURE_THRESHOLD",
+        "RECOVERY_THRESHOLD",
+        "MONITOR_FAILURE_THRESHOLD",
+        "REMINDER_INTERVAL_MINUTES",
+        "MAX_MESSAGES_PER_RUN",
+        "API_CONCURRENCY",
+        "SNAPSHOT_TTL_DAYS",
+    }
+)
+LOCAL_ONLY_CREDENTIAL_VARS = frozenset(
+    {"ZENLAYER_ACCESS_KEY_ID", "ZENLAYER_ACCESS_KEY_PASSWORD", "ZENLAYER_API_TOKEN"}
+)
+PER_LOAD_BALANCER_METRICS = frozenset(
+    {"BackendsAlive", "BackendsDead", "BackendsUnknown", "ApiLatency", "ApiErrors"}
+    | {"NotificationsSent"}
+)
+PER_RUN_METRICS = frozenset(
+    {
+        "RunDuration",
+        "LoadBalancersChecked",
+        "LoadBalancersFailed",
+        "LoadBalancersSkipped",
+        "NotificationsPending",
+    }
+)
+BASE_ENV = {"TABLE_NAME": "zlb-health-test", "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t"}
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+_CREDENTIAL_NAME = re.compile(r"(?i)(password|secret|token|access.?key|credential|api.?key)")
+_CREDENTIAL_VALUE = re.compile(
+    r"(AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|^(?=.*[0-9])(?=.*[A-Za-z])[A-Za-z0-9+/=_-]{20,}$"  # long opaque token-like strings
+)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def function_id(template: dict[str, Any]) -> str:
+    return function_resource(template)[0]
+
+
+def parameter(template: dict[str, Any], name: str) -> dict[str, Any]:
+    params: dict[str, Any] = template["Parameters"]
+    assert name in params, f"template has no parameter {name}"
+    value: dict[str, Any] = params[name]
+    return value
+
+
+def the_resource(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = resources_of_type(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def rate_seconds(expression: str) -> int:
+    match = _RATE.match(expression)
+    assert match, f"not a rate() expression: {expression!r}"
+    unit = match.group(2).rstrip("s")
+    return int(match.group(1)) * _UNIT_SECONDS[unit]
+
+
+def env_parameter_refs(template: dict[str, Any]) -> dict[str, str]:
+    """Environment variable -> the parameter it is a plain !Ref of."""
+    params = template["Parameters"]
+    return {
+        name: value["Ref"]
+        for name, value in function_environment(template).items()
+        if isinstance(value, dict) and value.get("Ref") in params
+    }
+
+
+def strings_in(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in strings_in(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in strings_in(value)]
+    return []
+
+
+# --- the function -------------------------------------------------------------------------
+
+
+def test_handler_is_the_lambda_entry_point(template: dict[str, Any]) -> None:
+    handler = function_handler(template)
+    assert handler == "zlb_health.handler.lambda_handler"
+    assert function_properties(template)["CodeUri"] == "src/"
+    module, _, name = handler.rpartition(".")
+    path = SRC / Path(*module.split(".")).with_suffix(".py")
+    if not path.exists():
+        pytest.skip(f"{path} is not written yet")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert name in defined, f"{path} defines no top-level {name}()"
+
+
+def test_runtime_architecture_and_tracing(template: dict[str, Any]) -> None:
+    props = function_properties(template)
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Tracing"] == "Active"
+    assert isinstance(props["MemorySize"], int)
+    assert 128 <= props["MemorySize"] <= 10240
+
+
+def test_timeout_is_below_the_default_schedule_interval(template: dict[str, Any]) -> None:
+    props = function_properties(template)
+    schedule = schedule_event(template)
+    assert schedule["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
+    default = parameter(template, "ScheduleExpression")["Default"]
+    assert default == "rate(1 minute)"
+    assert props["Timeout"] < rate_seconds(default)
+    assert props["Timeout"] < 60
+
+
+def test_one_run_at_a_time_unless_the_account_cannot_reserve(template: dict[str, Any]) -> None:
+    props = function_properties(template)
+    param = parameter(template, "ReservedConcurrency")
+    assert str(param["Default"]) == "1"
+    assert {str(v) for v in param["AllowedValues"]} == {"0", "1"}
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReserveConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    condition = template["Conditions"]["ReserveConcurrency"]
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "0"]}]}
+    # Scheduler invokes asynchronously: no stale Lambda-side retries piling up behind a run.
+    assert props["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    assert props["EventInvokeConfig"]["MaximumEventAgeInSeconds"] <= 60
+
+
+def test_logs_are_json_into_a_retained_encrypted_log_group(template: dict[str, Any]) -> None:
+    props = function_properties(template)
+    group_id, group = the_resource(template, "AWS::Logs::LogGroup")
+    assert props["LoggingConfig"] == {"LogFormat": "JSON", "LogGroup": {"Ref": group_id}}
+    assert group["Properties"]["RetentionInDays"] == 30
+    assert "KmsKeyId" in group["Properties"]
+    # The key policy lets CloudWatch Logs use the key for exactly this log group's name.
+    group_name = group["Properties"]["LogGroupName"]["Fn::Sub"]
+    key = the_resource(template, "AWS::KMS::Key")[1]
+    arns = [
+        s["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Sub"]
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if "ArnEquals" in s.get("Condition", {})
+    ]
+    assert arns, "the key policy does not let CloudWatch Logs encrypt the log group"
+    assert all(arn.endswith(f":log-group:{group_name}") for arn in arns)
+
+
+# --- environment --------------------------------------------------------------------------
+
+
+def test_environment_is_exactly_what_the_code_reads(template: dict[str, Any]) -> None:
+    names = function_environment_names(template)
+    code_vars = getattr(zlb_config, "ENV_VARS", None)
+    if code_vars is not None:
+        assert set(code_vars) == EXPECTED_ENV_VARS, "config.ENV_VARS changed: update both"
+    powertools = {name for name in names if name.startswith("POWERTOOLS_")}
+    assert names - powertools == EXPECTED_ENV_VARS
+    assert powertools == set(POWERTOOLS_ENV)
+
+
+def test_environment_values_come_from_the_stack(template: dict[str, Any]) -> None:
+    env = function_environment(template)
+    table_id = table_resource(template)[0]
+    topic_id = the_resource(template, "AWS::SNS::Topic")[0]
+    secret_id = the_resource(template, "AWS::SecretsManager::Secret")[0]
+    assert env["TABLE_NAME"] == {"Ref": table_id}
+    assert env["TOPIC_ARN"] == {"Ref": topic_id}
+    assert env["ZENLAYER_CREDENTIALS_SECRET_ARN"] == {
+        "Fn::If": ["CreateCredentialsSecret", {"Ref": secret_id}, {"Ref": "CredentialsSecretArn"}]
+    }
+    for name, value in POWERTOOLS_ENV.items():
+        assert env[name] == value
+    refs = env_parameter_refs(template)
+    assert refs == {
+        "ZENLAYER_API_ENDPOINT": "ZenlayerApiEndpoint",
+        "LOAD_BALANCER_IDS": "LoadBalancerIds",
+        "FAILURE_THRESHOLD": "FailureThreshold",
+        "RECOVERY_THRESHOLD": "RecoveryThreshold",
+        "MONITOR_FAILURE_THRESHOLD": "MonitorFailureThreshold",
+        "REMINDER_INTERVAL_MINUTES": "ReminderIntervalMinutes",
+        "MAX_MESSAGES_PER_RUN": "MaxMessagesPerRun",
+        "API_CONCURRENCY": "ApiConcurrency",
+        "SNAPSHOT_TTL_DAYS": "SnapshotTtlDays",
+        "POWERTOOLS_LOG_LEVEL": "LogLevel",
+    }
+
+
+def test_parameter_defaults_are_the_code_defaults(template: dict[str, Any]) -> None:
+    env = dict(BASE_ENV)
+    for name, param in env_parameter_refs(template).items():
+        if name in EXPECTED_ENV_VARS:
+            env[name] = str(template["Parameters"][param]["Default"])
+    assert zlb_config.load_config(env) == zlb_config.load_config(BASE_ENV)
+    assert parameter(template, "ZenlayerApiEndpoint")["Default"] == zlb_config.DEFAULT_ENDPOINT
+
+
+def _number_parameters() -> list[tuple[str, str]]:
+    template = load_template()
+    return sorted(
+        (name, param)
+        for name, param in env_parameter_refs(template).items()
+        if template["Parameters"][param]["Type"] == "Number"
+    )
+
+
+@pytest.mark.parametrize(("variable", "param_name"), _number_parameters())
+def test_parameter_ranges_are_the_code_ranges(
+    template: dict[str, Any], variable: str, param_name: str
+) -> None:
+    param = parameter(template, param_name)
+    low, high = param["MinValue"], param["MaxValue"]
+    for accepted in (low, high, param["Default"]):
+        try:
+            zlb_config.load_config({**BASE_ENV, variable: str(accepted)})
+        except zlb_config.ConfigError as error:
+            pytest.fail(f"{param_name} allows {accepted}, the code refuses it: {error}")
+    for rejected in (low - 1, high + 1):
+        with pytest.raises(zlb_config.ConfigError) as caught:
+            zlb_config.load_config({**BASE_ENV, variable: str(rejected)})
+        assert caught.value.variable == variable
+
+
+def test_load_balancer_ids_pattern_accepts_what_the_code_accepts(
+    template: dict[str, Any],
+) -> None:
+    pattern = re.compile(parameter(template, "LoadBalancerIds")["AllowedPattern"])
+    for good in ("", "lb-1", "lb-1/lsn-2", "lb-1, lb-2/lsn-3", "lb.a:b_c-9"):
+        assert pattern.fullmatch(good), good
+        zlb_config.parse_targets(good)
+    for bad in ("lb 1", "/lsn", "lb-1/", "lb-1,", "lb-1/lsn/x"):
+        assert not pattern.fullmatch(bad), bad
+
+
+def test_no_credential_in_parameters_environment_or_template(template: dict[str, Any]) -> None:
+    for name, param in template["Parameters"].items():
+        default = str(param.get("Default", ""))
+        assert not _CREDENTIAL_VALUE.search(default), f"{name} default looks like a credential"
+        if _CREDENTIAL_NAME.search(name):
+            assert name.endswith("Arn"), f"{name}: pass credentials as a secret ARN only"
+            assert default == "", f"{name} must not have a default"
+    env = function_environment(template)
+    assert not set(env) & LOCAL_ONLY_CREDENTIAL_VARS
+    for name, value in env.items():
+        if _CREDENTIAL_NAME.search(name):
+            assert name.endswith("_ARN"), f"{name}: the environment carries secret ARNs only"
+        for text in strings_in(value):
+            assert not _CREDENTIAL_VALUE.search(text), f"{name} looks like a credential"
+    text = (REPO_ROOT / "template.yaml").read_text(encoding="utf-8")
+    assert not re.search(r"^\s*SecretString:", text, re.MULTILINE), "no secret value in here"
+    assert not re.search(r"(AKIA|ASIA)[0-9A-Z]{16}", text)
+
+
+def test_created_secret_is_a_generated_placeholder(template: dict[str, Any]) -> None:
+    _, secret = the_resource(template, "AWS::SecretsManager::Secret")
+    assert secret["Condition"] == "CreateCredentialsSecret"
+    assert template["Conditions"]["CreateCredentialsSecret"] == {
+        "Fn::Equals": [{"Ref": "CredentialsSecretArn"}, ""]
+    }
+    props = secret["Properties"]
+    assert props["Name"] == {"Fn::Sub": "zlb-health/${AWS::StackName}/zenlayer-credentials"}
+    generated = props["GenerateSecretString"]
+    placeholder = json.loads(generated["SecretStringTemplate"])
+    # Neither shape the code accepts, so an unconfigured stack fails loudly, not with junk.
+    assert not {"accessKeyId", "accessKeyPassword", "token"} & set(placeholder)
+    assert generated["GenerateStringKey"] not in {"accessKeyId", "accessKeyPassword", "token"}
+
+
+# --- schedule -----------------------------------------------------------------------------
+
+
+def test_schedule_input_matches_the_sample_event(template: dict[str, Any]) -> None:
+    expected = schedule_input(template)
+    sample = json.loads(SCHEDULED_EVENT.read_text(encoding="utf-8"))
+    assert set(sample) == set(expected)
+    assert expected == {
+        "source": "zlb-health.schedule",
+        "scheduledTime": "<aws.scheduler.scheduled-time>",
+        "executionId": "<aws.scheduler.execution-id>",
+        "attemptNumber": "<aws.scheduler.attempt-number>",
+    }
+    assert sample["source"] == expected["source"]
+    for key, value in sample.items():
+        assert isinstance(value, str), key
+        assert "<aws." not in value, f"{key}: the sample carries concrete values"
+
+
+def test_sample_event_is_accepted_by_the_code() -> None:
+    events = pytest.importorskip("zlb_health.events")
+    sample = json.loads(SCHEDULED_EVENT.read_text(encoding="utf-8"))
+    parsed = events.parse_scheduled_event(sample)
+    assert parsed.execution_id == sample["executionId"]
+    assert parsed.attempt == int(sample["attemptNumber"])
+    assert parsed.scheduled_time is not None
+
+
+def test_schedule_retries_once_into_an_encrypted_dead_letter_queue(
+    template: dict[str, Any],
+) -> None:
+    schedule = schedule_event(template)
+    assert schedule["OmitName"] is True, "a fixed schedule name would clash between stacks"
+    assert schedule["RetryPolicy"] == {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60}
+    queue_id, queue = the_resource(template, "AWS::SQS::Queue")
+    assert schedule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    props = queue["Properties"]
+    assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
+
+
+# --- table --------------------------------------------------------------------------------
+
+
+def test_table_is_durable_encrypted_on_demand_with_ttl(template: dict[str, Any]) -> None:
+    _, table = table_resource(template)
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert ttl_attribute(template) == "expiresAt"
+    assert "TableName" not in props, "let CloudFormation name the table (stacks can coexist)"
+
+
+def test_table_keys_and_index(template: dict[str, Any]) -> None:
+    kwargs = table_create_kwargs(template, "t")
+    assert kwargs["TableName"] == "t"
+    assert kwargs["BillingMode"] == "PAY_PER_REQUEST"
+    assert kwargs["KeySchema"] == [
+        {"AttributeName": "PK", "KeyType": "HASH"},
+        {"AttributeName": "SK", "KeyType": "RANGE"},
+    ]
+    assert {(a["AttributeName"], a["AttributeType"]) for a in kwargs["AttributeDefinitions"]} == {
+        ("PK", "S"),
+        ("SK", "S"),
+        ("GSI1PK", "S"),
+        ("GSI1SK", "S"),
+    }
+    assert kwargs["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "GSI1",
+            "KeySchema": [
+                {"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                {"AttributeName": "GSI1SK", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
+
+
+def test_table_kwargs_create_a_real_table(
+    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(**table_create_kwargs(template, "zlb-health-template-test"))
+        client.update_time_to_live(
+            TableName="zlb-health-template-test",
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute(template)},
+        )
+        table = client.describe_table(TableName="zlb-health-template-test")["Table"]
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["GSI1"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+def test_subscriptions_exist_only_when_their_parameter_is_set(template: dict[str, Any]) -> None:
+    subscriptions = resources_of_type(template, "AWS::SNS::Subscription")
+    by_protocol = {s["Properties"]["Protocol"]: s for s in subscriptions.values()}
+    assert set(by_protocol) == {"email", "sms"}
+    for protocol, param_name in (
+        ("email", "NotificationEmail"),
+        ("sms", "NotificationPhoneNumber"),
+    ):
+        subscription = by_protocol[protocol]
+        assert subscription["Properties"]["Endpoint"] == {"Ref": param_name}
+        assert parameter(template, param_name)["Default"] == ""
+        assert "Condition" in subscription, f"the {protocol} subscription is unconditional"
+        condition = template["Conditions"][subscription["Condition"]]
+        assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": param_name}, ""]}]}
+
+
+def test_phone_number_parameter_is_e164_or_empty(template: dict[str, Any]) -> None:
+    pattern = re.compile(parameter(template, "NotificationPhoneNumber")["AllowedPattern"])
+    for good in ("", "+14155550100", "+447700900123"):
+        assert pattern.fullmatch(good), good
+    for bad in ("4155550100", "+0123", "+1 415 555 0100", "+1234567890123456"):
+        assert not pattern.fullmatch(bad), bad
+
+
+def test_topic_policy_allows_publish_only_from_the_function_and_alarms(
+    template: dict[str, Any], function_id: str
+) -> None:
+    topic_id, topic = the_resource(template, "AWS::SNS::Topic")
+    assert "DisplayName" not in topic["Properties"], "SNS would prefix it to every SMS"
+    _, policy = the_resource(template, "AWS::SNS::TopicPolicy")
+    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    for statement in allows:
+        assert as_list(statement["Action"]) == ["sns:Publish"]
+        assert statement["Resource"] == {"Ref": topic_id}
+    principals = [s["Principal"] for s in allows]
+    assert sorted(principals, key=json.dumps) == sorted(
+        [
+            {"AWS": {"Fn::GetAtt": [f"{function_id}Role", "Arn"]}},
+            {"Service": "cloudwatch.amazonaws.com"},
+        ],
+        key=json.dumps,
+    )
+    (alarms,) = [s for s in allows if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert alarms["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    denies = [s for s in statements if s["Effect"] == "Deny"]
+    assert any(
+        s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        and "sns:Publish" in as_list(s["Action"])
+        for s in denies
+    ), "the topic must refuse publishing without TLS"
+
+
+def test_topic_key_lets_alarms_publish_to_the_encrypted_topic(template: dict[str, Any]) -> None:
+    key_id, key = the_resource(template, "AWS::KMS::Key")
+    _, topic = the_resource(template, "AWS::SNS::Topic")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    for service in ("cloudwatch.amazonaws.com", "sns.amazonaws.com"):
+        (statement,) = [s for s in statements if s["Principal"] == {"Service": service}]
+        assert set(as_list(statement["Action"])) == {"kms:GenerateDataKey*", "kms:Decrypt"}
+
+
+def test_alarms_notify_the_topic(template: dict[str, Any], function_id: str) -> None:
+    topic_id = the_resource(template, "AWS::SNS::Topic")[0]
+    queue_id = the_resource(template, "AWS::SQS::Queue")[0]
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    watched = {}
+    for alarm in alarms:
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": topic_id}]
+        assert props["TreatMissingData"] == "notBreaching"
+        assert props["ComparisonOperator"] == "GreaterThanThreshold"
+        assert props["Threshold"] == 0
+        watched[(props["Namespace"], props["MetricName"])] = props["Dimensions"]
+    assert watched[("AWS/Lambda", "Errors")] == [
+        {"Name": "FunctionName", "Value": {"Ref": function_id}}
+    ]
+    assert watched[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+    ]
+
+
+# --- permissions --------------------------------------------------------------------------
+
+
+def test_function_policy_names_only_this_stacks_resources(template: dict[str, Any]) -> None:
+    table_id = table_resource(template)[0]
+    topic_id = the_resource(template, "AWS::SNS::Topic")[0]
+    key_id = the_resource(template, "AWS::KMS::Key")[0]
+    secret_id = the_resource(template, "AWS::SecretsManager::Secret")[0]
+    statements = [
+        statement
+        for policy in function_properties(template)["Policies"]
+        for statement in policy["Statement"]
+    ]
+    grants: dict[str, Any] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert "*" not in strings_in(statement["Resource"]), statement
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, action
+            grants[action] = statement["Resource"]
+    table_arns = [
+        {"Fn::GetAtt": [table_id, "Arn"]},
+        {"Fn::Sub": f"${{{table_id}.Arn}}/index/*"},
+    ]
+    dynamodb = {a for a in grants if a.startswith("dynamodb:")}
+    assert dynamodb == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+    }
+    assert all(grants[a] == table_arns for a in dynamodb)
+    assert grants["sns:Publish"] == {"Ref": topic_id}
+    assert grants["kms:GenerateDataKey"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert grants["kms:Decrypt"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert grants["secretsmanager:GetSecretValue"] == {
+        "Fn::If": ["CreateCredentialsSecret", {"Ref": secret_id}, {"Ref": "CredentialsSecretArn"}]
+    }
+    assert set(grants) == dynamodb | {
+        "sns:Publish",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+        "secretsmanager:GetSecretValue",
+    }
+
+
+# --- dashboard and outputs ----------------------------------------------------------------
+
+
+def dashboard_body(template: dict[str, Any]) -> dict[str, Any]:
+    _, dashboard = the_resource(template, "AWS::CloudWatch::Dashboard")
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    document: dict[str, Any] = json.loads(re.sub(r"\$\{([^}!]+)\}", r"\1", body))
+    return document
+
+
+def test_dashboard_shows_the_metrics_the_code_emits(template: dict[str, Any]) -> None:
+    searched: set[str] = set()
+    per_run: set[str] = set()
+    for widget in dashboard_body(template)["widgets"]:
+        for line in widget.get("properties", {}).get("metrics", []):
+            if isinstance(line[0], dict):
+                expression = line[0]["expression"]
+                match = re.fullmatch(
+                    r"SEARCH\('\{ZlbHealth,LoadBalancerId,service\} "
+                    r"MetricName=\"(\w+)\"', '\w+', \d+\)",
+                    expression,
+                )
+                assert match, expression
+                searched.add(match.group(1))
+            elif line[0] == "ZlbHealth":
+                assert line[2:4] == ["service", "zlb-health"], line
+                per_run.add(line[1])
+    assert searched == PER_LOAD_BALANCER_METRICS
+    assert per_run == PER_RUN_METRICS
+    code = "\n".join(
+        path.read_text(encoding="utf-8") for path in (SRC / "zlb_health").rglob("*.py")
+    )
+    if "add_metric" not in code:
+        pytest.skip("the code emits no metrics yet")
+    missing = sorted(m for m in searched | per_run if f'"{m}"' not in code)
+    assert not missing, f"the dashboard shows metrics the code never emits: {missing}"
+    assert '"LoadBalancerId"' in code
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert set(outputs) == {
+        "TopicArn",
+        "TableName",
+        "FunctionName",
+        "DashboardUrl",
+        "CredentialsSecretArn",
+    }
+    dashboard_id = the_resource(template, "AWS::CloudWatch::Dashboard")[0]
+    assert outputs["DashboardUrl"]["Value"] == {
+        "Fn::Sub": "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home"
+        "?region=${AWS::Region}#dashboards:name=${" + dashboard_id + "}"
+    }

@@ -1,0 +1,174 @@
+"""Read template.yaml (the SAM stack): the table, the function and its schedule.
+
+`make run` and the integration tests build their local table with `table_create_kwargs`, so
+the table they use is the one the stack deploys.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+TABLE_TYPE = "AWS::DynamoDB::Table"
+FUNCTION_TYPE = "AWS::Serverless::Function"
+
+# Short tag -> long form. !Ref and !Condition map to plain keys, the rest to "Fn::X".
+_TAGS = {
+    "Ref": "Ref",
+    "Condition": "Condition",
+    "GetAtt": "Fn::GetAtt",
+    "Sub": "Fn::Sub",
+    "If": "Fn::If",
+    "Equals": "Fn::Equals",
+    "Not": "Fn::Not",
+    "And": "Fn::And",
+    "Or": "Fn::Or",
+    "Join": "Fn::Join",
+    "Select": "Fn::Select",
+    "Split": "Fn::Split",
+    "FindInMap": "Fn::FindInMap",
+    "Base64": "Fn::Base64",
+    "ImportValue": "Fn::ImportValue",
+    "GetAZs": "Fn::GetAZs",
+    "Cidr": "Fn::Cidr",
+}
+
+
+class TemplateLoader(yaml.SafeLoader):
+    """SafeLoader that understands CloudFormation's short intrinsic-function tags."""
+
+
+def _construct(key: str) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        value: Any
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if key == "Fn::GetAtt" and isinstance(value, str):
+                # !GetAtt Resource.Attribute is short for ["Resource", "Attribute"].
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return {key: value}
+
+    return construct
+
+
+for _tag, _key in _TAGS.items():
+    TemplateLoader.add_constructor(f"!{_tag}", _construct(_key))
+
+
+def load_template(path: str | Path | None = None) -> dict[str, Any]:
+    """Parse template.yaml (or `path`, relative to the repository root) into plain dicts."""
+    target = TEMPLATE_PATH if path is None else Path(path)
+    if not target.is_absolute():
+        target = REPO_ROOT / target
+    with target.open(encoding="utf-8") as handle:
+        # TemplateLoader is a SafeLoader with CloudFormation's tags added.
+        document = yaml.load(handle, Loader=TemplateLoader)  # noqa: S506  # nosec B506
+    if not isinstance(document, dict) or "Resources" not in document:
+        raise ValueError(f"{target} is not a CloudFormation template")
+    return document
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource.get("Type") == resource_type
+    }
+
+
+def _single(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = resources_of_type(template, resource_type)
+    if len(found) != 1:
+        raise ValueError(f"expected exactly one {resource_type}, found {sorted(found)}")
+    return next(iter(found.items()))
+
+
+def table_resource(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(logical id, resource) of the stack's one DynamoDB table."""
+    return _single(template, TABLE_TYPE)
+
+
+def function_resource(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(logical id, resource) of the stack's one function."""
+    return _single(template, FUNCTION_TYPE)
+
+
+def table_create_kwargs(template: dict[str, Any], table_name: str) -> dict[str, Any]:
+    """boto3 `create_table` keyword arguments for the template's table, named `table_name`."""
+    props = table_resource(template)[1]["Properties"]
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "KeySchema": [dict(key) for key in props["KeySchema"]],
+        "AttributeDefinitions": [dict(a) for a in props["AttributeDefinitions"]],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    indexes = props.get("GlobalSecondaryIndexes") or []
+    if indexes:
+        kwargs["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index["IndexName"],
+                "KeySchema": [dict(key) for key in index["KeySchema"]],
+                "Projection": dict(index["Projection"]),
+            }
+            for index in indexes
+        ]
+    return kwargs
+
+
+def ttl_attribute(template: dict[str, Any]) -> str:
+    """The table's TTL attribute name (enabled in the template)."""
+    spec = table_resource(template)[1]["Properties"]["TimeToLiveSpecification"]
+    if spec.get("Enabled") is not True:
+        raise ValueError("the table's TTL is not enabled")
+    name: str = spec["AttributeName"]
+    return name
+
+
+def function_properties(template: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = function_resource(template)[1]["Properties"]
+    return props
+
+
+def function_handler(template: dict[str, Any]) -> str:
+    handler: str = function_properties(template)["Handler"]
+    return handler
+
+
+def function_environment(template: dict[str, Any]) -> dict[str, Any]:
+    variables: dict[str, Any] = function_properties(template)["Environment"]["Variables"]
+    return variables
+
+
+def function_environment_names(template: dict[str, Any]) -> set[str]:
+    return set(function_environment(template))
+
+
+def schedule_event(template: dict[str, Any]) -> dict[str, Any]:
+    """Properties of the function's one ScheduleV2 event."""
+    events = function_properties(template).get("Events", {})
+    schedules = [e["Properties"] for e in events.values() if e.get("Type") == "ScheduleV2"]
+    if len(schedules) != 1:
+        raise ValueError(f"expected exactly one ScheduleV2 event, found {len(schedules)}")
+    props: dict[str, Any] = schedules[0]
+    return props
+
+
+def schedule_input(template: dict[str, Any]) -> dict[str, Any]:
+    """The schedule's Input, parsed (placeholders such as <aws.scheduler.execution-id> kept)."""
+    raw = schedule_event(template)["Input"]
+    if not isinstance(raw, str):
+        raise TypeError("the schedule's Input must be a literal JSON string")
+    document = json.loads(raw)
+    if not isinstance(document, dict):
+        raise TypeError("the schedule's Input is not a JSON object")
+    return document
