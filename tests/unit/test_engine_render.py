@@ -93,7 +93,7 @@ def test_json_default_follows_the_contract() -> None:
         assert (t["previousStatus"], t["currentStatus"], t["backendPort"]) == (
             "Alive",
             "Dead",
-            "5432",
+            5432,
         )
     assert doc["transitionsOmitted"] == 0
     assert doc["counts"] == n.counts
@@ -105,6 +105,15 @@ def test_json_default_follows_the_contract() -> None:
     }
 
 
+def test_a_backend_following_the_listener_port_has_null_backend_port() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("10.0.0.9", port=None, listener_port="8000-8001"), be("i-2"))
+    n = r.step(be("10.0.0.9", "Dead", port=None, listener_port="8000-8001"), be("i-2"))
+    assert n is not None
+    (t,) = _doc(render(n))["transitions"]
+    assert (t["backendPort"], t["listenerPort"], t["instanceId"]) == (None, "8000-8001", None)
+
+
 def test_port_is_set_only_for_per_port_changes() -> None:
     r = Runner(Thresholds(1, 1, 3, 0))
     r.step(be(detail={80: "Alive", 443: "Alive"}), be("i-2"))
@@ -112,7 +121,7 @@ def test_port_is_set_only_for_per_port_changes() -> None:
     assert n is not None
     (t,) = _doc(render(n))["transitions"]
     assert t["port"] == 443
-    assert t["backendPort"] == "80"
+    assert t["backendPort"] == 80
     assert "port 443" in render(n).message["email"]
     assert render(n).message["sms"] == "ZLB WARN lb-one: DOWN 1: i-1:443"
 

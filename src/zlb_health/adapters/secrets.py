@@ -32,6 +32,12 @@ def credentials_from_secret(secret_arn: str) -> Credentials:
         raise CredentialsError("the credentials secret is not JSON") from None
     if not isinstance(document, dict):
         raise CredentialsError("the credentials secret is not a JSON object")
+    if "placeholder" in document:
+        raise CredentialsError(
+            "the credentials secret still holds the placeholder the stack created: store "
+            '{"accessKeyId": "...", "accessKeyPassword": "..."} or {"token": "..."} with '
+            f"aws secretsmanager put-secret-value --secret-id {secret_arn}"
+        )
     try:
         return credentials_from_mapping(document, source="credentials secret")
     except ValueError as error:

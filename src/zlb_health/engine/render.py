@@ -187,6 +187,18 @@ def _target_label(t: Transition) -> str:
 # -- one notification -------------------------------------------------------------------------
 
 
+def transition_json(transition: Transition) -> dict[str, Any]:
+    """A transition as subscribers get it: `backendPort` an integer like the vendor's field, or
+    null when the backend follows the listener port, which `listenerPort` then gives."""
+    data = transition.to_dict()
+    if transition.backend_port.isascii() and transition.backend_port.isdigit():
+        data["backendPort"] = int(transition.backend_port)
+    else:
+        data["backendPort"] = None
+        data["listenerPort"] = transition.backend_port
+    return data
+
+
 def render(notification: Notification) -> RenderedMessage:
     """The SNS message for one notification (see the module docstring)."""
     return _fit(lambda limit: _render(notification, limit, {}))
@@ -221,7 +233,7 @@ def _document(n: Notification, limit: int) -> dict[str, Any]:
         "observedAt": n.observed_at,
         "requestId": n.request_id,
         "summary": n.summary,
-        "transitions": [t.to_dict() for t in n.transitions[:limit]],
+        "transitions": [transition_json(t) for t in n.transitions[:limit]],
         "transitionsOmitted": max(0, len(n.transitions) - limit),
         "counts": dict(n.counts),
         "criticalListeners": [
