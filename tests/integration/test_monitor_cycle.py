@@ -3,175 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from tests.conftest import Inbox
+from tests.integration.harness import Harness, fleet, harness_factory, status, summarize
 
-from zlb_health.adapters.publisher import SnsPublisher
-from zlb_health.adapters.store import HealthStore
-from zlb_health.config import load_config
-from zlb_health.monitor import Monitor, RunReport
-from zlb_health.zenlayer.client import ZenlayerClient
-from zlb_health.zenlayer.credentials import AccessKey
-from zlb_health_tools.emulator.scenario import Scenario
-from zlb_health_tools.emulator.server import Emulator
 from zlb_health_tools.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 
-KEY = AccessKey("test-key", "test-key-password")
-
-
-def backend(instance: str, ip: str) -> dict[str, Any]:
-    return {"instanceId": instance, "privateIpAddress": ip, "backendPort": 80, "weight": 100}
-
-
-def fleet(timeline: list[dict[str, Any]], faults: list[dict[str, Any]] | None = None) -> Scenario:
-    listener = {
-        "listenerId": "lsn-a",
-        "listenerName": "web",
-        "protocol": "TCP",
-        "listenerPort": "80",
-        "healthCheck": {"enabled": True, "checkType": "TCP_CHECK"},
-    }
-    return Scenario.from_dict(
-        {
-            "steps": 20,
-            "loadBalancers": [
-                {
-                    "loadBalancerId": "lb-a",
-                    "loadBalancerName": "alpha",
-                    "listeners": [
-                        {
-                            **listener,
-                            "backends": [backend("vm-1", "10.0.0.1"), backend("vm-2", "10.0.0.2")],
-                        },
-                    ],
-                },
-                {
-                    "loadBalancerId": "lb-b",
-                    "loadBalancerName": "beta",
-                    "listeners": [
-                        {
-                            **listener,
-                            "listenerId": "lsn-b",
-                            "backends": [backend("vm-9", "10.0.0.9")],
-                        },
-                    ],
-                },
-            ],
-            "timeline": timeline,
-            "faults": faults or [],
-        }
-    )
-
-
-def status(
-    step: int, instance: str, health: str, lb: str = "lb-a", lsn: str = "lsn-a"
-) -> dict[str, Any]:
-    return {
-        "step": step,
-        "action": "set_status",
-        "loadBalancerId": lb,
-        "listenerId": lsn,
-        "backend": instance,
-        "healthStatus": health,
-    }
-
-
-class Clock:
-    """Wall time the test moves on: one minute per scheduled run."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, minutes: float = 1) -> None:
-        self.now += timedelta(minutes=minutes)
-
-
-class Harness:
-    def __init__(self, emulator: Emulator, stack: LocalStack, **env: str) -> None:
-        self.emulator = emulator
-        self.clock = Clock()
-        self.config = load_config(
-            {
-                "TABLE_NAME": stack.table_name,
-                "TOPIC_ARN": stack.topic_arn,
-                "ZENLAYER_API_ENDPOINT": emulator.url,
-                "FAILURE_THRESHOLD": "2",
-                "RECOVERY_THRESHOLD": "2",
-                "MONITOR_FAILURE_THRESHOLD": "2",
-                **env,
-            }
-        )
-        self.client = ZenlayerClient(
-            endpoint=emulator.url,
-            credentials=KEY,
-            max_attempts=2,
-            backoff_base=0.001,
-            read_timeout=2.0,
-        )
-        self.sns = boto3.client("sns", endpoint_url=stack.endpoint_url, region_name=stack.region)
-        self.dynamodb = boto3.client(
-            "dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region
-        )
-        self.store = HealthStore(stack.table_name, ttl_days=7, client=self.dynamodb)
-        self.runs = 0
-
-    def monitor(self) -> Monitor:
-        return Monitor(
-            config=self.config,
-            client=self.client,
-            store=self.store,
-            publisher=SnsPublisher(self.config.topic_arn, client=self.sns),
-            clock=self.clock,
-        )
-
-    def run(self, monitor: Monitor | None = None) -> RunReport:
-        """One scheduled run at the current step, then time and the timeline move on."""
-        self.runs += 1
-        report = (monitor or self.monitor()).run_once(
-            run_id=f"run-{self.runs}",
-            api_deadline=float("inf"),
-            lease_until=(self.clock() + timedelta(seconds=50)).timestamp(),
-        )
-        self.clock.tick()
-        self.emulator.advance()
-        return report
-
 
 @pytest.fixture
 def harness_for(stack: LocalStack) -> Iterator[Callable[..., Harness]]:
-    emulators: list[Emulator] = []
-
-    def build(scenario: Scenario, **env: str) -> Harness:
-        emulator = Emulator(scenario, credentials=[KEY])
-        emulator.start()
-        emulators.append(emulator)
-        return Harness(emulator, stack, **env)
-
-    yield build
-    for emulator in emulators:
-        emulator.stop()
-
-
-def summarize(
-    message: dict[str, Any],
-) -> tuple[str, str, str, list[tuple[str | None, str | None, str | None]]]:
-    body = message["body"]
-    return (
-        message["attributes"]["event_type"],
-        message["attributes"]["severity"],
-        message["attributes"]["load_balancer_id"],
-        [(t["instanceId"], t["previousStatus"], t["currentStatus"]) for t in body["transitions"]],
-    )
+    yield from harness_factory(stack)
 
 
 def test_scripted_failure_critical_and_recovery(

@@ -23,8 +23,11 @@ def credentials_from_secret(secret_arn: str) -> Credentials:
         raw = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
     except parameters.exceptions.GetParameterError as error:
         # The cause names the AWS error code only; the secret value never reaches here.
+        # powertools raises GetParameterError inside its `except` without `from`, so the AWS
+        # error is the implicit __context__, not __cause__ (which gave "(NoneType)").
+        cause = error.__cause__ or error.__context__
         raise CredentialsError(
-            f"could not read the credentials secret ({type(error.__cause__).__name__})"
+            f"could not read the credentials secret ({type(cause).__name__})"
         ) from None
     try:
         document = json.loads(raw)

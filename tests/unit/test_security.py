@@ -1,0 +1,371 @@
+"""Security properties: TLS verified, plain http only on loopback, emulator on loopback,
+every API answer bounded and type-checked before the monitor uses it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import ipaddress
+import json
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import urllib3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from zlb_health import handler
+from zlb_health.config import ConfigError, load_config, validate_endpoint
+from zlb_health.zenlayer import client as client_module
+from zlb_health.zenlayer.client import (
+    MAX_BACKENDS,
+    MAX_DETAIL_ENTRIES,
+    MAX_STRING,
+    ZenlayerClient,
+    parse_backends,
+    parse_listeners,
+    parse_load_balancer_page,
+)
+from zlb_health.zenlayer.credentials import AccessKey, BearerToken
+from zlb_health.zenlayer.errors import MalformedResponseError, TransportError
+from zlb_health_tools.cli import build_parser
+from zlb_health_tools.emulator.server import Emulator
+
+KEY = AccessKey("AKID-sec", "sec-password-0123456789")
+
+# -- TLS --------------------------------------------------------------------------------------
+
+
+class _TlsServer:
+    """HTTPS on 127.0.0.1 with a self-signed certificate (valid for 127.0.0.1 and localhost)."""
+
+    def __init__(self, tmp: Path) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "zlb-test")])
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        self.cert_path = tmp / "cert.pem"
+        key_path = tmp / "key.pem"
+        self.cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_path, key_path)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                body = json.dumps({"requestId": "r", "response": {"backends": []}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[_TlsServer]:
+    server = _TlsServer(tmp_path)
+    yield server
+    server.close()
+
+
+def test_the_client_verifies_certificates_by_default(tls_server: _TlsServer) -> None:
+    client = ZenlayerClient(endpoint=tls_server.url, credentials=KEY, max_attempts=1)
+    with pytest.raises(TransportError, match="TLS error"):
+        client.describe_backend_health("lb-1")
+
+
+def test_the_handlers_pool_verifies_certificates(
+    tls_server: _TlsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    runtime = handler.build_runtime(
+        {"TABLE_NAME": "t", "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t"}
+    )
+    assert runtime.pool.connection_pool_kw.get("cert_reqs") in (None, "CERT_REQUIRED")
+    client = ZenlayerClient(
+        endpoint=tls_server.url, credentials=KEY, pool=runtime.pool, max_attempts=1
+    )
+    with pytest.raises(TransportError, match="TLS error"):
+        client.describe_backend_health("lb-1")
+
+
+def test_the_same_server_is_accepted_once_its_certificate_is_trusted(
+    tls_server: _TlsServer,
+) -> None:
+    """Control: the failures above are certificate verification, not a broken server."""
+    pool = urllib3.PoolManager(ca_certs=str(tls_server.cert_path), retries=False)
+    client = ZenlayerClient(endpoint=tls_server.url, credentials=KEY, pool=pool, max_attempts=1)
+    assert client.describe_backend_health("lb-1").backends == ()
+
+
+def test_the_default_pool_does_not_turn_verification_off() -> None:
+    client = ZenlayerClient(endpoint="https://console.zenlayer.com", credentials=KEY)
+    pool = client._pool.connection_from_url("https://console.zenlayer.com")
+    connection = pool._new_conn()
+    assert getattr(connection, "cert_reqs", None) in (None, "CERT_REQUIRED", ssl.CERT_REQUIRED)
+    assert getattr(connection, "assert_hostname", None) is not False
+    assert pool.cert_reqs in (None, "CERT_REQUIRED", ssl.CERT_REQUIRED)  # type: ignore[attr-defined]
+
+
+# -- plain http only on loopback --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://console.zenlayer.com",
+        "https://10.0.0.5:8443/prefix",
+        "http://127.0.0.1:8080",
+        "http://localhost:9000",
+        "http://[::1]:8080",
+    ],
+)
+def test_endpoints_allowed(endpoint: str) -> None:
+    assert validate_endpoint(endpoint) == endpoint.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://console.zenlayer.com",
+        "http://10.0.0.5:8080",
+        "http://127.0.0.2:8080",  # loopback range, but not the loopback host we allow
+        "http://localhost.example.com",
+        "http://127.0.0.1.nip.io",
+        "http://127.0.0.1@evil.example.com",  # user info: the host is evil.example.com
+        "ftp://127.0.0.1",
+        "console.zenlayer.com",
+        "https://console.zenlayer.com/?x=1",
+    ],
+)
+def test_endpoints_refused(endpoint: str) -> None:
+    with pytest.raises(ConfigError, match="ZENLAYER_API_ENDPOINT"):
+        validate_endpoint(endpoint)
+
+
+def test_the_function_refuses_plain_http_to_a_remote_host() -> None:
+    env = {
+        "TABLE_NAME": "t",
+        "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
+        "ZENLAYER_API_ENDPOINT": "http://console.zenlayer.com",
+    }
+    with pytest.raises(ConfigError, match="plain http is only allowed"):
+        load_config(env)
+
+
+# -- the emulator binds loopback --------------------------------------------------------------
+
+
+def test_the_emulator_binds_loopback_by_default() -> None:
+    assert inspect.signature(Emulator).parameters["host"].default == "127.0.0.1"
+    with Emulator(log_requests=False) as emulator:
+        assert emulator._server is not None
+        assert emulator._server.server_address[0] == "127.0.0.1"
+        assert emulator.url.startswith("http://127.0.0.1:")
+    args = build_parser().parse_args(["emulator"])
+    assert args.host == "127.0.0.1"
+
+
+# -- API input is bounded and typed before use ------------------------------------------------
+
+
+def entry(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "listenerId": "lsn-1",
+        "listenerName": "web",
+        "protocol": "TCP",
+        "listenerPort": "80",
+        "instanceId": "vm-1",
+        "privateIpAddress": "10.0.0.1",
+        "backendPort": 8080,
+        "weight": 100,
+        "healthStatus": "Alive",
+    }
+    base.update(overrides)
+    return base
+
+
+LONG = "x" * (MAX_STRING + 1)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"backends": [entry(instanceId=LONG)]},
+        {"backends": [entry(listenerId=LONG)]},
+        {"backends": [entry(healthStatus=LONG)]},
+        {"backends": [entry(listenerName=LONG)]},
+        {"backends": [entry(listenerPort=LONG)]},
+        {"backends": [entry(healthStatus=1)]},
+        {"backends": [entry(healthStatus=None)]},
+        {"backends": [entry(backendPort="8080")]},
+        {"backends": [entry(backendPort=True)]},
+        {"backends": [entry(weight=1.5)]},
+        {"backends": [entry(instanceId=["vm-1"])]},
+        {"backends": [entry(listenerId=None)]},
+        {"backends": [entry(instanceId=None, privateIpAddress=None)]},
+        {"backends": [entry(healthStatusDetail={"port": 1})]},
+        {"backends": [entry(healthStatusDetail=[{"port": "80", "healthStatus": "Alive"}])]},
+        {"backends": [entry(healthStatusDetail=[{"port": 80, "healthStatus": 7}])]},
+        {"backends": [entry(healthStatusDetail=["Alive"])]},
+        {
+            "backends": [
+                entry(
+                    healthStatusDetail=[{"port": 1, "healthStatus": "Alive"}]
+                    * (MAX_DETAIL_ENTRIES + 1)
+                )
+            ]
+        },
+        {"backends": ["vm-1"]},
+        {"backends": {"vm-1": "Alive"}},
+        {"backends": None},
+        {},
+        {"backends": [entry()] * (MAX_BACKENDS + 1)},
+    ],
+    ids=[
+        "long_instance_id",
+        "long_listener_id",
+        "long_status",
+        "long_listener_name",
+        "long_listener_port",
+        "status_int",
+        "status_missing",
+        "port_string",
+        "port_bool",
+        "weight_float",
+        "instance_list",
+        "listener_missing",
+        "no_target",
+        "detail_object",
+        "detail_port_string",
+        "detail_status_int",
+        "detail_not_objects",
+        "too_many_details",
+        "entry_string",
+        "backends_object",
+        "backends_null",
+        "backends_missing",
+        "too_many_backends",
+    ],
+)
+def test_bad_backend_answers_are_malformed_before_use(response: dict[str, Any]) -> None:
+    with pytest.raises(MalformedResponseError) as raised:
+        parse_backends(response, request_id="req-1")
+    assert raised.value.status == 200
+    assert raised.value.request_id == "req-1"
+    assert len(str(raised.value)) < 400  # the offending value is never echoed whole
+
+
+def test_long_strings_are_never_echoed_in_the_error() -> None:
+    with pytest.raises(MalformedResponseError) as raised:
+        parse_backends({"backends": [entry(instanceId=LONG)]}, request_id="r")
+    assert LONG not in str(raised.value)
+    assert "backends[0].instanceId" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"dataSet": [{"loadBalancerId": LONG}]},
+        {"dataSet": [{"loadBalancerId": 5}]},
+        {"dataSet": "lb-1"},
+        {"dataSet": [{"loadBalancerId": "lb-1"}], "totalCount": "1"},
+        {"dataSet": [{}] * (MAX_BACKENDS + 1)},
+    ],
+)
+def test_bad_load_balancer_pages_are_malformed(response: dict[str, Any]) -> None:
+    with pytest.raises(MalformedResponseError):
+        parse_load_balancer_page(response, request_id="r")
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"listeners": [{"listenerId": LONG}]},
+        {"listeners": [{"listenerId": "l", "healthCheck": {"enabled": "yes"}}]},
+        {"listeners": [{"listenerId": "l", "healthCheck": []}]},
+        {"listeners": None},
+    ],
+)
+def test_bad_listener_answers_are_malformed(response: dict[str, Any]) -> None:
+    with pytest.raises(MalformedResponseError):
+        parse_listeners(response, request_id="r")
+
+
+def test_bounds_are_what_the_docs_say() -> None:
+    assert (MAX_STRING, MAX_BACKENDS, MAX_DETAIL_ENTRIES) == (256, 100_000, 65_536)
+    assert client_module.MAX_PAGES == 10_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,  # nesting deep enough to exhaust the JSON parser's recursion
+        b'{"requestId": "r", "response": ' + b"[" * 100_000 + b"}",
+        b'{"requestId": "r", "response": "backends"}',
+        b'{"requestId": "r", "response": {"backends": [' + b"1," * 10 + b"1]}}",
+    ],
+    ids=["deep_array", "deep_response", "response_string", "entries_ints"],
+)
+def test_hostile_bodies_over_http_are_malformed(body: bytes, stub: Any) -> None:
+    stub.push(stub.Reply(200, body))
+    client = ZenlayerClient(
+        endpoint=stub.endpoint, credentials=AccessKey(stub.key_id, stub.password), max_attempts=1
+    )
+    with pytest.raises(MalformedResponseError):
+        client.describe_backend_health("lb-1")
+
+
+def test_credentials_never_show_in_reprs() -> None:
+    token = BearerToken("tok-secret-value-123")
+    assert "sec-password" not in repr(KEY)
+    assert "tok-secret" not in repr(token)
+    client = ZenlayerClient(endpoint="https://console.zenlayer.com", credentials=KEY)
+    assert "sec-password" not in repr(client)
