@@ -139,7 +139,8 @@ class Harness:
         settings: dict[str, Any] = {
             "max_attempts": 2,
             "backoff_base": 0.001,
-            "read_timeout": 2.0,
+            # Generous: a loaded CI machine must not turn a slow answer into a failure.
+            "read_timeout": 15.0,
             **self.client_options,
             **options,
         }

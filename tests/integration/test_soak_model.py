@@ -247,7 +247,7 @@ def soak(plan: Plan, local_aws: LocalAws) -> tuple[Counter[Event], Counter[Event
         h = Harness(
             emulator,
             stack,
-            client_options={"read_timeout": 2.0},
+            client_options={"read_timeout": 15.0},
             LOAD_BALANCER_IDS=",".join(FLEET),
             FAILURE_THRESHOLD=str(plan.failure),
             RECOVERY_THRESHOLD=str(plan.recovery),
