@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from zlb_health.adapters.publisher import SnsPublisher
-from zlb_health.adapters.secrets import credentials_from_environment, credentials_from_secret
+from zlb_health.adapters.secrets import SecretCredentials, credentials_from_environment
 from zlb_health.adapters.store import HealthStore
 from zlb_health.config import Config, load_config
 from zlb_health.events import parse_scheduled_event
@@ -57,6 +57,7 @@ class Runtime:
     store: HealthStore
     publisher: SnsPublisher
     pool: urllib3.PoolManager
+    secret: SecretCredentials | None  # None: local run, credentials from the environment
     client: ZenlayerClient | None = None
     credentials: Credentials | None = None
 
@@ -82,6 +83,11 @@ def build_runtime(env: Mapping[str, str]) -> Runtime:
         ),
         publisher=SnsPublisher(config.topic_arn, client=boto3.client("sns")),
         pool=urllib3.PoolManager(num_pools=4, maxsize=config.api_concurrency, block=True),
+        secret=(
+            SecretCredentials(config.credentials_secret_arn, client=boto3.client("secretsmanager"))
+            if config.credentials_secret_arn
+            else None
+        ),
     )
 
 
@@ -92,9 +98,9 @@ def get_runtime() -> Runtime:
     return _runtime
 
 
-def fetch_credentials(config: Config) -> Credentials:
-    if config.credentials_secret_arn:
-        return credentials_from_secret(config.credentials_secret_arn)
+def fetch_credentials(runtime: Runtime) -> Credentials:
+    if runtime.secret is not None:
+        return runtime.secret.get()
     return credentials_from_environment(os.environ)
 
 
@@ -103,7 +109,7 @@ def fetch_credentials(config: Config) -> Credentials:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     scheduled = parse_scheduled_event(event)
     runtime = get_runtime()  # invalid configuration fails here, before any work
-    credentials = fetch_credentials(runtime.config)
+    credentials = fetch_credentials(runtime)
     run_id = f"{context.aws_request_id}/{uuid.uuid4().hex[:8]}"
     logger.append_keys(run_id=run_id, execution_id=scheduled.execution_id)
 

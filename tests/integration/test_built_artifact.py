@@ -228,6 +228,16 @@ def test_artifact_holds_the_function_and_its_dependencies_but_not_boto3(artifact
     assert list(artifact.rglob("*.so")) == []
 
 
+def test_the_artifact_ships_bytecode_for_python_313(artifact: Path) -> None:
+    """Lambda's code folder is read-only: without .pyc every cold start compiles everything."""
+    sources = [p for p in artifact.rglob("*.py") if "__pycache__" not in p.parts]
+    missing = [
+        p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.cpython-313.pyc").is_file()
+    ]
+    assert sources
+    assert missing == []
+
+
 def test_built_artifact_runs_on_python_313_and_notifies_a_scripted_failure(  # noqa: PLR0917
     artifact: Path,
     lambda_python: Path,
@@ -239,6 +249,7 @@ def test_built_artifact_runs_on_python_313_and_notifies_a_scripted_failure(  # n
 ) -> None:
     workdir = tmp_path / "task"
     workdir.mkdir()
+    pycs_before = sorted(artifact.rglob("*.pyc"))
     results, outputs, delivered = [], [], []
     with Emulator(scenario(), credentials=[KEY], log_requests=False) as emulator:
         env = process_env(tmp_path, local_aws, stack, emulator, secret_arn)
@@ -286,4 +297,5 @@ def test_built_artifact_runs_on_python_313_and_notifies_a_scripted_failure(  # n
 
     assert all('"BackendsDead"' in output for output in outputs)  # EMF metrics emitted
     assert not any(KEY.access_key_password in output for output in outputs)
-    assert list(artifact.rglob("__pycache__")) == []
+    # Running it added no bytecode to what would be deployed (the build precompiles it all).
+    assert sorted(artifact.rglob("*.pyc")) == pycs_before

@@ -261,7 +261,9 @@ def test_no_secret_signature_or_authorization_header_leaks_anywhere(  # noqa: PL
         for auth in emulator.authorizations
         if (m := re.search(r"Signature=([0-9a-f]{64})", auth))
     }
-    assert len(signatures) >= 5  # equal within one second for the same body
+    # Signed requests were captured (how many distinct depends on the clock: a signature is
+    # the same for the same body within one second), so the search below has needles.
+    assert signatures
     assert any(a.startswith("Bearer ") for a in emulator.authorizations)
 
     # Everything that left the process, in one haystack.

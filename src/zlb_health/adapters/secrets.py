@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import boto3
 
 from zlb_health.config import ConfigError
 from zlb_health.zenlayer.credentials import Credentials, credentials_from_mapping
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager.client import SecretsManagerClient
 
 SECRET_MAX_AGE_SECONDS = 300
 
@@ -15,23 +21,48 @@ class CredentialsError(Exception):
     """The credentials could not be fetched or are not in the documented shape."""
 
 
-def credentials_from_secret(secret_arn: str) -> Credentials:
-    # Imported here: powertools' parameters module pulls in boto3 clients we only need here.
-    from aws_lambda_powertools.utilities import parameters
+class SecretCredentials:
+    """The credentials secret, read through powertools' SecretsProvider (cached 5 minutes).
 
-    try:
-        raw = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
-    except parameters.exceptions.GetParameterError as error:
-        # The cause names the AWS error code only; the secret value never reaches here.
-        # powertools raises GetParameterError inside its `except` without `from`, so the AWS
-        # error is the implicit __context__, not __cause__ (which gave "(NoneType)").
-        cause = error.__cause__ or error.__context__
-        raise CredentialsError(
-            f"could not read the credentials secret ({type(cause).__name__})"
-        ) from None
+    Built once per container with the container's boto3 client: powertools' module-level
+    `get_secret` would create a whole new boto3 session on the first call of each container.
+    """
+
+    def __init__(self, secret_arn: str, *, client: SecretsManagerClient | None = None) -> None:
+        # Imported here: only deployed runs (with a secret ARN) need the parameters utility.
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        self.secret_arn = secret_arn
+        self._provider = SecretsProvider(boto3_client=client or boto3.client("secretsmanager"))
+
+    def get(self) -> Credentials:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            raw = self._provider.get(self.secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
+        except GetParameterError as error:
+            # The cause names the AWS error code only; the secret value never reaches here.
+            # powertools raises GetParameterError inside its `except` without `from`, so the
+            # AWS error is the implicit __context__, not __cause__ (which gave "(NoneType)").
+            cause = error.__cause__ or error.__context__
+            raise CredentialsError(
+                f"could not read the credentials secret ({type(cause).__name__})"
+            ) from None
+        return _parse_secret(raw, self.secret_arn)
+
+
+def credentials_from_secret(
+    secret_arn: str, *, client: SecretsManagerClient | None = None
+) -> Credentials:
+    return SecretCredentials(secret_arn, client=client).get()
+
+
+def _parse_secret(raw: object, secret_arn: str) -> Credentials:
+    if not isinstance(raw, str | bytes):
+        raise CredentialsError("the credentials secret is not JSON")
     try:
         document = json.loads(raw)
-    except (TypeError, ValueError):
+    except ValueError:
         raise CredentialsError("the credentials secret is not JSON") from None
     if not isinstance(document, dict):
         raise CredentialsError("the credentials secret is not a JSON object")

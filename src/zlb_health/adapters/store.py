@@ -17,6 +17,7 @@ import json
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ LATEST_INDEX_PK = "LATEST"
 GSI1 = "GSI1"
 BATCH_GET_LIMIT = 100  # DynamoDB's BatchGetItem maximum
 BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem maximum
+SNAPSHOT_WRITERS = 4  # BatchWriteItem requests in flight at once
 # Keep the STATE item well below DynamoDB's 400 KB item limit even when SNS is down for long:
 # beyond this many pending notifications the oldest are dropped (and counted) rather than
 # making every later write fail.
@@ -224,20 +226,32 @@ class HealthStore:
     # -- writes --------------------------------------------------------------------------
 
     def put_snapshots(self, snapshots: Iterable[Snapshot]) -> None:
-        """One item per load balancer, batched 25 to a request. Overwrites are harmless."""
+        """One item per load balancer, 25 to a request, a few requests at once.
+
+        Overwrites are harmless: a duplicate run of the same tick writes the same key.
+        """
         requests = [{"PutRequest": {"Item": self._snapshot_item(s)}} for s in snapshots]
-        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-            batch: dict[str, Any] = {self.table_name: requests[start : start + BATCH_WRITE_LIMIT]}
-            self.items_written += len(batch[self.table_name])
-            for attempt in range(8):
-                response = self._call(self._client.batch_write_item, RequestItems=batch)
-                self.write_requests += 1
-                batch = response.get("UnprocessedItems") or {}
-                if not batch:
-                    break
-                self._backoff(attempt)
-            else:
-                raise StoreError("BatchWriteItem kept returning unprocessed items")
+        batches = [
+            requests[start : start + BATCH_WRITE_LIMIT]
+            for start in range(0, len(requests), BATCH_WRITE_LIMIT)
+        ]
+        self.items_written += len(requests)
+        if len(batches) <= 1:
+            self.write_requests += sum(map(self._write_batch, batches))
+            return
+        with ThreadPoolExecutor(max_workers=min(SNAPSHOT_WRITERS, len(batches))) as pool:
+            self.write_requests += sum(pool.map(self._write_batch, batches))
+
+    def _write_batch(self, batch_items: list[dict[str, Any]]) -> int:
+        """BatchWriteItem until nothing is left unprocessed; returns the requests made."""
+        batch: dict[str, Any] = {self.table_name: batch_items}
+        for attempt in range(8):
+            response = self._call(self._client.batch_write_item, RequestItems=batch)
+            batch = response.get("UnprocessedItems") or {}
+            if not batch:
+                return attempt + 1
+            self._backoff(attempt)
+        raise StoreError("BatchWriteItem kept returning unprocessed items")
 
     def commit(
         self,
