@@ -29,6 +29,7 @@ ENV_VARS = frozenset(
         "MAX_MESSAGES_PER_RUN",
         "API_CONCURRENCY",
         "SNAPSHOT_TTL_DAYS",
+        "PER_LB_METRICS",
     }
 )
 # Local runs only, when no secret ARN is given.
@@ -75,6 +76,7 @@ class Config:
     thresholds: Thresholds
     api_concurrency: int
     snapshot_ttl_days: int
+    per_lb_metrics: bool  # six CloudWatch custom metrics per load balancer (they cost)
     max_messages_per_run: int
 
     @property
@@ -93,6 +95,15 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maxim
     if not minimum <= value <= maximum:
         raise ConfigError(name, f"must be between {minimum} and {maximum}, got {value}")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in {"true", "false"}:
+        raise ConfigError(name, f"must be true or false, got {raw!r}")
+    return raw == "true"
 
 
 def parse_targets(raw: str, *, variable: str = "LOAD_BALANCER_IDS") -> tuple[Target, ...]:
@@ -148,5 +159,6 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         ),
         api_concurrency=_int(env, "API_CONCURRENCY", 8, minimum=1, maximum=64),
         snapshot_ttl_days=_int(env, "SNAPSHOT_TTL_DAYS", 30, minimum=1, maximum=3650),
+        per_lb_metrics=_bool(env, "PER_LB_METRICS", default=True),
         max_messages_per_run=_int(env, "MAX_MESSAGES_PER_RUN", 10, minimum=2, maximum=100),
     )

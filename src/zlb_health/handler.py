@@ -129,13 +129,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         lease_until=time.time() + remaining + 1.0,
         scheduled_time=scheduled.scheduled_time,
     )
-    emit_metrics(report, duration_ms=(time.monotonic() - started) * 1000.0)
+    emit_metrics(
+        report,
+        duration_ms=(time.monotonic() - started) * 1000.0,
+        per_load_balancer=runtime.config.per_lb_metrics,
+    )
     summary = report.summary()
     logger.info("run finished", extra=summary)
     return summary
 
 
-def emit_metrics(report: RunReport, *, duration_ms: float) -> None:
+def emit_metrics(report: RunReport, *, duration_ms: float, per_load_balancer: bool) -> None:
     """Per-run metrics on the handler's Metrics; one EMF blob per load balancer for the rest."""
     metrics.add_metric("RunDuration", MetricUnit.Milliseconds, duration_ms)
     metrics.add_metric("LoadBalancersChecked", MetricUnit.Count, len(report.checked))
@@ -143,6 +147,8 @@ def emit_metrics(report: RunReport, *, duration_ms: float) -> None:
     metrics.add_metric("LoadBalancersSkipped", MetricUnit.Count, len(report.skipped))
     metrics.add_metric("NotificationsSent", MetricUnit.Count, report.messages_published)
     metrics.add_metric("NotificationsPending", MetricUnit.Count, report.notifications_pending)
+    if not per_load_balancer:
+        return
     for lb_id, lb in sorted(report.load_balancers.items()):
         if lb.skipped:
             continue
