@@ -1,0 +1,272 @@
+"""Local stand-ins and the function process: what the workloads are built from.
+
+AWS is moto's server over HTTP (zlb_health_tools.localaws.LocalAws), and the Zenlayer API is
+the emulator; both serve from threads of the bench process. The function runs in its own
+process (bench/worker.py), so its CPU time and memory are its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from zlb_health_tools.emulator import (
+    DEMO_ACCESS_KEY_ID,
+    DEMO_ACCESS_KEY_PASSWORD,
+    Emulator,
+)
+from zlb_health_tools.localaws import LocalAws
+from zlb_health_tools.stack import LocalStack
+
+REPO = Path(__file__).resolve().parents[1]
+EVENT = json.loads((REPO / "events" / "scheduled.json").read_text(encoding="utf-8"))
+_PROXIES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+# Our own kinds of variables: the function process gets exactly what the bench sets.
+_OWN_PREFIXES = ("AWS_", "POWERTOOLS_", "ZENLAYER_", "BENCH_")
+_OWN_NAMES = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONDONTWRITEBYTECODE"}
+
+
+class Ticks:
+    """Scheduled times one minute apart (each run is its own tick, as on the schedule)."""
+
+    def __init__(self) -> None:
+        self._next = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=6)
+
+    def event(self) -> dict[str, Any]:
+        tick, self._next = self._next, self._next + timedelta(minutes=1)
+        return {
+            **EVENT,
+            "scheduledTime": tick.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "executionId": f"bench-{tick:%H%M}",
+        }
+
+
+def clean_env() -> dict[str, str]:
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k.lower() not in _PROXIES and not k.startswith(_OWN_PREFIXES) and k not in _OWN_NAMES
+    }
+
+
+def create_secret(aws: LocalAws) -> str:
+    client = boto3.client("secretsmanager", endpoint_url=aws.url, region_name="us-east-1")
+    return client.create_secret(
+        Name=f"zlb-bench-{os.urandom(4).hex()}",
+        SecretString=json.dumps(
+            {"accessKeyId": DEMO_ACCESS_KEY_ID, "accessKeyPassword": DEMO_ACCESS_KEY_PASSWORD}
+        ),
+    )["ARN"]
+
+
+BUNDLE = REPO / ".aws-sam" / "build" / "MonitorFunction"
+# The Lambda python3.13 runtime's stand-in (`make lambda-venv`): python3.13 with boto3 only.
+LAMBDA_PYTHON = REPO / ".venv-lambda313" / "bin" / "python"
+# As tests/integration/test_built_artifact.py runs the artifact: no user site, no script or
+# working directory on sys.path, no bytecode written (/var/task is read-only).
+LAMBDA_FLAGS = ("-s", "-P", "-B")
+
+
+class Code:
+    """The function process: which interpreter, and where zlb_health comes from.
+
+    Default (`lambda`): the sam build bundle (zlb_health, powertools, urllib3, jmespath,
+    typing_extensions, with the cpython-313 bytecode the build compiled) first on PYTHONPATH,
+    the repository after it (for `bench.worker` only), on .venv-lambda313's python3.13, whose
+    boto3/botocore stand in for the runtime's. `bench`: the bench's own interpreter with the
+    editable src/ install (development only: not what Lambda runs).
+    """
+
+    path: Path | None = None
+    python: tuple[str, ...] = (sys.executable,)
+    lambda_runtime = False
+
+    @classmethod
+    def choose(cls, interpreter: str) -> str:
+        if interpreter == "lambda":
+            missing = [p for p in (BUNDLE, LAMBDA_PYTHON) if not p.exists()]
+            if missing:
+                raise SystemExit(
+                    f"missing {', '.join(map(str, missing))}: run `make build lambda-venv` "
+                    "(or pass --python bench)"
+                )
+            cls.path, cls.lambda_runtime = BUNDLE, True
+            cls.python = (str(LAMBDA_PYTHON), *LAMBDA_FLAGS)
+            probe = "import sys, boto3; print(sys.version.split()[0], boto3.__version__)"
+            version = subprocess.run(
+                [str(LAMBDA_PYTHON), "-s", "-c", probe], capture_output=True, text=True, check=True
+            ).stdout.split()
+            return (
+                f"sam build bundle ({BUNDLE.relative_to(REPO)}) on Python {version[0]} "
+                f"(.venv-lambda313, boto3 {version[1]})"
+            )
+        cls.path, cls.python, cls.lambda_runtime = None, (sys.executable,), False
+        return f"src/ (editable install) on the bench's Python {sys.version.split()[0]}"
+
+
+def code_env(path: Path | None = None) -> dict[str, str]:
+    """PYTHONPATH for the function process: the code first, then the repository (bench.worker).
+    The repository root holds no importable package other than bench (zlb_health is in src/)."""
+    path = path if path is not None else Code.path
+    if path is None:
+        return {}
+    return {"PYTHONPATH": os.pathsep.join((str(path), str(REPO)))}
+
+
+def function_env(
+    aws: LocalAws,
+    stack: LocalStack,
+    emulator: Emulator,
+    secret_arn: str,
+    *,
+    lb_ids: list[str] | None,
+    concurrency: int = 16,
+    failure_threshold: int = 2,
+) -> dict[str, str]:
+    return {
+        **code_env(),
+        **clean_env(),
+        **aws.env(),
+        **stack.function_env(),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "ZENLAYER_API_ENDPOINT": emulator.url,
+        "ZENLAYER_CREDENTIALS_SECRET_ARN": secret_arn,
+        "LOAD_BALANCER_IDS": ",".join(lb_ids or []),
+        "API_CONCURRENCY": str(concurrency),
+        "FAILURE_THRESHOLD": str(failure_threshold),
+        # As template.yaml sets them.
+        "POWERTOOLS_SERVICE_NAME": "zlb-health",
+        "POWERTOOLS_METRICS_NAMESPACE": "ZlbHealth",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "AWS_LAMBDA_FUNCTION_NAME": "zlb-health-bench",
+        # /var/task is read-only in Lambda: nothing is compiled to disk there either.
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+class FunctionProcess:
+    """One function container: `python -m bench.worker serve`, one command per run.
+
+    mode "plain": the same handler without the bench's instrumentation (memory study)."""
+
+    def __init__(
+        self, env: dict[str, str], profile_dir: str | None = None, mode: str = "serve"
+    ) -> None:
+        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
+        self.last_exit: dict[str, Any] = {}
+        args = [*Code.python, "-m", "bench.worker", mode]
+        if profile_dir:
+            args.append(profile_dir)
+        self._process = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )
+
+    def _ask(self, command: dict[str, Any]) -> dict[str, Any]:
+        process = self._process
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(json.dumps(command) + "\n")
+        process.stdin.flush()
+        line = process.stdout.readline()
+        if not line:
+            process.wait(timeout=30)
+            self._stderr.seek(0)
+            raise RuntimeError(f"function process died:\n{self._stderr.read()[-4000:]}")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def run(
+        self, event: dict[str, Any], profile: str | None = None, label: str | None = None
+    ) -> dict[str, Any]:
+        return self._ask({"cmd": "run", "event": event, "profile": profile, "label": label})
+
+    def ask(self, cmd: str, **fields: Any) -> dict[str, Any]:
+        return self._ask({"cmd": cmd, **fields})
+
+    def close(self) -> int:
+        """Ends the process; returns its peak RSS in KB (VmHWM; ru_maxrss in `last_exit`)."""
+        self.last_exit = self._ask({"cmd": "exit"})
+        self._process.wait(timeout=30)
+        self._stderr.close()
+        return int(self.last_exit["maxrss_kb"])
+
+    def kill(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+
+
+def timed_spawn(args: list[str], env: dict[str, str]) -> tuple[float, dict[str, Any], str]:
+    """Wall time from spawning a process to its first stdout line; the line; its stderr."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    elapsed = time.perf_counter() - started
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode != 0 or not line:
+        raise RuntimeError(f"{args} failed ({process.returncode}):\n{stderr[-4000:]}")
+    return elapsed, json.loads(line), stderr
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def latency_bound(load_balancers: int, concurrency: int, latency_s: float, pages: int = 0) -> float:
+    return pages * latency_s + math.ceil(load_balancers / concurrency) * latency_s
+
+
+def loadavg() -> float:
+    return os.getloadavg()[0]
+
+
+def cheap_moto_transactions() -> None:
+    """moto's TransactWriteItems deep-copies the whole target table before every transaction
+    (its rollback backup): O(table size) per call, which makes the first runs of a 1,000-LB
+    fleet take minutes and grows the bench process by gigabytes. The function only Puts in
+    transactions (new Item objects, never mutated in place), so a copy of the two-level item
+    dicts is as good a backup. Applied to moto inside the bench process only."""
+    import copy
+    import types
+    from collections import defaultdict
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    def deepcopy(obj: Any, memo: Any = None) -> Any:
+        if isinstance(obj, Table):
+            clone = copy.copy(obj)
+            clone.items = defaultdict(
+                dict, {h: dict(r) if isinstance(r, dict) else r for h, r in obj.items.items()}
+            )
+            return clone
+        return copy.deepcopy(obj, memo)
+
+    shim = types.SimpleNamespace(**{n: getattr(copy, n) for n in ("copy", "error", "Error")})
+    shim.deepcopy = deepcopy
+    models.copy = shim  # type: ignore[assignment]

@@ -1,0 +1,660 @@
+"""The results: targets table (console and markdown) and docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bench import cost
+
+MB = 1024  # ru_maxrss is in KB on Linux
+RSS_TARGET_MB = 120
+CYCLE_FACTOR = 1.5
+COLD_FACTOR = 1.25
+CPU_TARGET_S = 0.5  # our reading of "well under a second"
+PHASE_NAMES = {
+    "credentials": "credentials (cached secret)",
+    "discovery": "discovery (DescribeLoadBalancers)",
+    "poll": "poll (DescribeBackendHealth fan-out)",
+    "load_states": "load states (BatchGetItem, overlaps poll)",
+    "put_snapshots": "put snapshots (BatchWriteItem)",
+    "commit": "commit changed states",
+    "publish": "publish (SNS)",
+    "emit_metrics": "EMF metrics",
+}
+
+
+@dataclass
+class Row:
+    target: str
+    goal: str
+    measured: str
+    met: bool | None  # None: a figure, no target
+    note: str
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+        "loadavg_start": os.getloadavg()[0],
+    }
+
+
+def _phases(phases: dict[str, float]) -> str:
+    parts = [
+        f"{name} {seconds:.3f}s"
+        for name, seconds in phases.items()
+        if seconds >= 0.0005 and not name.startswith("sum_")
+    ]
+    summed = [
+        f"{name.removeprefix('sum_')} {seconds:.3f}s"
+        for name, seconds in phases.items()
+        if name.startswith("sum_")
+    ]
+    return ", ".join(parts) + (f" (summed over threads: {', '.join(summed)})" if summed else "")
+
+
+def _largest_size(a: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    size = max(int(s) for s in a["sizes"])
+    return size, a["sizes"][size] if size in a["sizes"] else a["sizes"][str(size)]
+
+
+def _sizes(a: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    return sorted((int(s), p) for s, p in a["sizes"].items())
+
+
+def _cycle_cause(point: dict[str, Any], limit: float) -> str:
+    phases = point["phases"]
+    poll = phases.get("poll", 0.0)
+    rest = point["wall"] - poll
+    outside = {
+        k: v
+        for k, v in phases.items()
+        if k not in {"poll", "load_states"} and not k.startswith("sum_")
+    }
+    heaviest = max(outside, key=lambda k: outside[k]) if outside else "-"
+    return (
+        f"poll phase {poll:.3f}s = {poll / limit:.2f}x the latency bound; the other "
+        f"{rest:.3f}s is mostly {PHASE_NAMES.get(heaviest, heaviest)} "
+        f"({outside.get(heaviest, 0.0):.3f}s)"
+    )
+
+
+def targets(results: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    a = results.get("a")
+    if a:
+        size, point = _largest_size(a)
+        limit = point["limit"]
+        ratio = point["wall"] / limit
+        rows.append(
+            Row(
+                f"A cycle time, {size} LBs x 25 backends, 50 ms API, concurrency 16",
+                f"<= {CYCLE_FACTOR}x ceil({size}/16) x 50 ms = {CYCLE_FACTOR * limit:.3f}s",
+                f"{point['wall']:.3f}s median of {point['runs']} (x{ratio:.2f} of {limit:.2f}s)",
+                ratio <= CYCLE_FACTOR,
+                _cycle_cause(point, limit),
+            )
+        )
+        naive = a.get("naive")
+        if naive:
+            rows.append(
+                Row(
+                    f"A naive sequential SDK script, {naive['lbs']} LBs",
+                    "figure (ours side by side)",
+                    f"{naive['wall']:.2f}s = {naive['wall'] / point['wall']:.1f}x ours",
+                    None,
+                    f"{naive['api_calls']} sequential DescribeBackendHealth + "
+                    f"{naive['put_items']} PutItem; cpu {naive['cpu']:.2f}s, "
+                    f"rss {naive['maxrss_kb'] / MB:.0f} MB",
+                )
+            )
+        items_ok = all(p["items_written"] <= s for s, p in _sizes(a))
+        rows.append(
+            Row(
+                "A DynamoDB items written per steady run",
+                "<= 1 per LB",
+                ", ".join(f"{p['items_written']} @ {s}" for s, p in _sizes(a)),
+                items_ok,
+                f"{point['snapshot_bytes'] / max(1, point['snapshots']):.0f} B per snapshot "
+                f"item ({point['blob_bytes'] / max(1, point['snapshots']):.0f} B compressed rows)"
+                f"; {point['wru']:.0f} WRU + {point['gsi_wru']:.0f} GSI WRU per run",
+            )
+        )
+        trips_ok = all(
+            p["ddb_writes"] <= math.ceil(s / 25) and p["ddb_reads"] <= math.ceil(s / 100)
+            for s, p in _sizes(a)
+        )
+        rows.append(
+            Row(
+                "A DynamoDB round trips per steady run",
+                "writes ceil(LBs/25), reads ceil(LBs/100)",
+                ", ".join(f"{p['ddb_writes']}w+{p['ddb_reads']}r @ {s}" for s, p in _sizes(a)),
+                trips_ok,
+                f"{point['rru']:.0f} RRU per run (consistent BatchGetItem of STATE items)",
+            )
+        )
+        rows.append(
+            Row(
+                f"A peak RSS of the function process, {size} LBs",
+                f"<= {RSS_TARGET_MB} MB",
+                f"{point['maxrss_kb'] / MB:.1f} MB",
+                point["maxrss_kb"] / MB <= RSS_TARGET_MB,
+                "ru_maxrss after the runs; "
+                + ", ".join(f"{p['maxrss_kb'] / MB:.0f} MB @ {s}" for s, p in _sizes(a)),
+            )
+        )
+    b = results.get("b")
+    if b:
+        found = b["change_messages"] >= 1 and b["change_mentions_backend"]
+        rows.append(
+            Row(
+                f"B one LB x {b['backends']} backends: run, snapshot, change found",
+                "completes, stored, 1 change",
+                f"snapshot {b['snapshot_blob_bytes'] / 1000:.1f} kB compressed "
+                f"({b['snapshot_item_bytes'] / 1000:.1f} kB item); "
+                f"{b['change_transitions']} transition, {b['change_messages']} message",
+                found and b["change_transitions"] == 1,
+                f"FAILURE_THRESHOLD=1; {b['changed_backend']} turned Dead at step 1",
+            )
+        )
+        rows.append(
+            Row(
+                f"B our CPU time for the change run ({b['backends']} backends)",
+                f"well under a second (we read: <= {CPU_TARGET_S}s)",
+                f"{b['change_cpu']:.3f}s (steady run {b['steady']['cpu']:.3f}s)",
+                b["change_cpu"] <= CPU_TARGET_S,
+                f"wall {b['change_wall']:.3f}s: {_phases(b['change_phases'])}",
+            )
+        )
+    c = results.get("c")
+    if c:
+        ratio = c["wall"] / c["limit"]
+        rows.append(
+            Row(
+                f"C discovery + poll, {c['load_balancers']} LBs x 1 backend",
+                f"<= {CYCLE_FACTOR}x ({c['pages']} pages + ceil({c['load_balancers']}/16)) "
+                f"x 50 ms = {CYCLE_FACTOR * c['limit']:.2f}s",
+                f"{c['wall']:.3f}s median of {c['runs']} (x{ratio:.2f} of {c['limit']:.2f}s); "
+                f"{c['pages']} pages of {c['page_size']}",
+                ratio <= CYCLE_FACTOR,
+                _cycle_cause(c, c["limit"]),
+            )
+        )
+    cold = results.get("cold")
+    if cold:
+        heavy = ", ".join(f"{m} {cum:.0f} ms" for m, _, cum in cold["handler_imports"][:4])
+        rows.append(
+            Row(
+                "Cold start: process start to first handler result",
+                f"<= {COLD_FACTOR}x bare boto3 + 3 clients",
+                f"{cold['handler']:.3f}s vs {cold['bare']:.3f}s (x{cold['ratio']:.2f})",
+                cold["ratio"] <= COLD_FACTOR,
+                f"median of {cold['repeats']}; with the bundle precompiled "
+                f"{cold['compiled']:.3f}s (x{cold['compiled_ratio']:.2f}); heaviest imports: "
+                f"{heavy}",
+            )
+        )
+    return rows
+
+
+def _mark(met: bool | None) -> str:
+    return "figure" if met is None else ("met" if met else "NOT MET")
+
+
+def console_table(rows: list[Row]) -> str:
+    headers = ("target", "goal", "measured", "result")
+    table = [headers, *[(r.target, r.goal, r.measured, _mark(r.met)) for r in rows]]
+    widths = [max(len(str(line[i])) for line in table) for i in range(len(headers))]
+    lines = []
+    for index, line in enumerate(table):
+        lines.append("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(line)))
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _md_table(headers: list[str], body: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out.extend("| " + " | ".join(str(c) for c in row) + " |" for row in body)
+    return out
+
+
+def _money(value: float) -> str:
+    if value >= 100:
+        return f"${value:,.0f}"
+    if value >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.4f}"
+
+
+def cost_points(a: dict[str, Any]) -> list[dict[str, Any]]:
+    points = []
+    for size, p in _sizes(a):
+        points.append(
+            {
+                "lbs": size,
+                "wall": p["wall"],
+                "cpu": p["cpu"],
+                "wru": p["wru"] + p["gsi_wru"],
+                "rru": p["rru"],
+                "log_bytes": p["log_bytes"] + p["emf_bytes"],
+                "snapshot_item_bytes": p["snapshot_bytes"] / max(1, p["snapshots"]),
+            }
+        )
+    return points
+
+
+def cost_section(a: dict[str, Any], memory_mb: int) -> list[str]:
+    points = cost_points(a)
+    fleet = [10, 100, 1000]
+    per_run = [cost.per_run_at(points, n) for n in fleet]
+    intercept, slope = cost.fit([p["lbs"] for p in points], [p["wall"] for p in points])
+    measured = ["" if r.measured else " (extrap.)" for r in per_run]
+    flat = [
+        "## Cost per month (us-east-1, one run a minute = 43,200 runs)",
+        "",
+        f"Prices are us-east-1 list prices as stated in the performance issue, used on "
+        f"{cost.PRICES_DATE} (constants in `bench/cost.py`), not re-read from AWS that day: "
+        "**assumptions to check** before quoting. Per-run figures are the measured steady-state "
+        "medians of workload A; sizes not measured are a straight-line fit over the measured "
+        f"sizes (cycle time = {intercept:.3f} s + {slope * 1000:.2f} ms per LB). Lambda "
+        "duration is the measured cycle time, or the measured CPU seconds stretched by Lambda's "
+        f"CPU share (memory / {cost.LAMBDA_FULL_VCPU_MB} MB of a vCPU) when that is longer. "
+        f"Memory: 128 MB and the template's MemorySize ({memory_mb} MB).",
+        "",
+        *_md_table(
+            ["per run", *[f"{n} LBs{tag}" for n, tag in zip(fleet, measured, strict=True)]],
+            [
+                ["cycle time (s)", *[f"{r.duration_s:.3f}" for r in per_run]],
+                ["CPU (s)", *[f"{r.cpu_s:.3f}" for r in per_run]],
+                ["DynamoDB WRU (table + GSI)", *[f"{r.wru:.0f}" for r in per_run]],
+                ["DynamoDB RRU", *[f"{r.rru:.0f}" for r in per_run]],
+                ["log + EMF bytes", *[f"{r.log_bytes:,.0f}" for r in per_run]],
+                [
+                    "billed duration at 128 MB (s)",
+                    *[f"{cost.lambda_duration(r, 128):.3f}" for r in per_run],
+                ],
+            ],
+        ),
+    ]
+    for memory in sorted({128, memory_mb}):
+        monthly = [cost.monthly(r, memory) for r in per_run]
+        body = [[name, *[_money(m[name]) for m in monthly]] for name in monthly[0]]
+        totals_email = [sum(v for k, v in m.items() if k != "SNS (SMS, US)") for m in monthly]
+        body.append(["**total (email alerts)**", *[f"**{_money(t)}**" for t in totals_email]])
+        body.append(
+            [
+                "of which EMF custom metrics",
+                *[
+                    f"{m['EMF custom metrics'] / t:.0%}"
+                    for m, t in zip(monthly, totals_email, strict=True)
+                ],
+            ]
+        )
+        flat += ["", f"### Lambda at {memory} MB (arm64)", ""]
+        flat += _md_table(["item", *[f"{n} LBs" for n in fleet]], body)
+    alternatives = [cost.alternatives(n) for n in fleet]
+    flat += [
+        "",
+        "### The managed alternatives for the same backends (25 per LB)",
+        "",
+        *_md_table(
+            ["service", *[f"{n} LBs ({n * 25:,} backends)" for n in fleet]],
+            [[name, *[_money(alt[name]) for alt in alternatives]] for name in alternatives[0]],
+        ),
+        "",
+        "Route 53: one health check per backend at $0.75/month (non-AWS endpoint, basic). "
+        "Synthetics: one canary per backend, one run a minute, $0.0012 per run.",
+        "",
+        "Notes: EMF custom metrics (6 per load balancer with a LoadBalancerId dimension, plus "
+        "6 per run and powertools' ColdStart) are billed per metric-month "
+        f"(${cost.PRICES['custom_metric_month']:.2f} each in the first 10k band): **they dominate "
+        "the bill at scale**. Dropping the per-LB dimension (or publishing per-LB figures only "
+        "when they change, or as log fields queried with Logs Insights) removes most of it. "
+        f"Assumed: {cost.NOTIFICATIONS_PER_DAY} notifications/day; GetSecretValue every "
+        f"{cost.SECRET_MAX_AGE_MINUTES} min (one warm container); KMS: one Decrypt per "
+        "GetSecretValue, one data key per SNS publish, ~1 request / 5 min for the encrypted "
+        f"log group; {cost.PLATFORM_LOG_BYTES} B of Lambda START/END/REPORT lines per run; "
+        f"{cost.DDB_ITEM_OVERHEAD} B storage overhead per item, snapshots kept "
+        "SNAPSHOT_TTL_DAYS=30; Scheduler's 43,200 invocations are inside its 14M free tier; "
+        "X-Ray active tracing: 43,200 traces inside the 100k free tier.",
+    ]
+    return flat
+
+
+def markdown(results: dict[str, Any], rows: list[Row]) -> str:
+    m = results["machine"]
+    out = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`bench/run.py`); do not edit by hand. Figures, not "
+        "pass/fail tests: each target, the measured figure, and whether it is met.",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']} ({m['platform']}), "
+        f"{m['date']}. 1-minute load average: {m['loadavg_start']:.2f} at start, "
+        f"{results.get('finished_loadavg', 0):.2f} at the end"
+        + (" (**--quick: development scale**)" if results.get("quick") else "")
+        + ".",
+        "",
+        "## Results",
+        "",
+        *_md_table(
+            ["target", "goal", "measured", "result", "notes / cause"],
+            [[r.target, r.goal, r.measured, f"**{_mark(r.met)}**", r.note] for r in rows],
+        ),
+        "",
+        "## Method",
+        "",
+        "- **Stand-ins.** The Zenlayer API is the emulator (`zlb_health_tools.emulator`) with a "
+        "`latency` fault of 50 ms on every request; AWS is moto's server over HTTP "
+        "(`zlb_health_tools.localaws.LocalAws`) with the table created from template.yaml. Both "
+        "serve from threads of the bench process. moto serialises every request behind one "
+        "lock and is far slower per call than DynamoDB, so the store phases below are an upper "
+        "bound of what AWS would take.",
+        "- **The function** runs in its own process per configuration (`bench/worker.py`): the "
+        "real `zlb_health.handler.lambda_handler`, a fake Lambda context, the environment the "
+        "template sets (credentials from a Secrets Manager secret in moto, API_CONCURRENCY=16, "
+        "explicit LOAD_BALANCER_IDS for A and B, discovery for C). Each run is its own "
+        "one-minute tick. Cycle time = wall time of the handler call; CPU = "
+        "`time.process_time()` delta (all threads of the function process); peak RSS = "
+        "`ru_maxrss` after the runs. A warm container: 2 warm-up runs (the first creates "
+        "every STATE item; the engine's streak counters move them again for the next runs, so "
+        "warm-up goes on until a run commits no STATE item), then the median of 5.",
+        "- **DynamoDB accounting** (`bench/ddb.py`): every botocore call of the function "
+        "process is counted; request units from item sizes per DynamoDB's rules (1 WRU per KB "
+        "per item put, x2 in transactions, the GSI written again for items carrying its keys; "
+        "1 RRU per 4 KB per item for consistent reads).",
+        "- **Logs**: what the handler prints (powertools JSON logs at INFO and EMF blobs) is "
+        "counted in the function process; that is what CloudWatch Logs ingests.",
+        "- **Cold start**: wall time from spawning `python -m bench.worker cold` (imports the "
+        "handler, runs it once against a 1-LB emulator fleet without latency, secret in moto) "
+        "to its result line, vs `python -m bench.bare` (imports boto3, creates the dynamodb, "
+        "sns and secretsmanager clients); alternated, median of 7. The Lambda runtime's own "
+        "bootstrap is not included in either.",
+        "",
+    ]
+    a = results.get("a")
+    if a:
+        out += [
+            "## Workload A: 25 backends per LB (5 listeners x 5), 50 ms API latency",
+            "",
+            *_md_table(
+                [
+                    "LBs",
+                    "cycle (median)",
+                    "latency bound",
+                    "ratio",
+                    "CPU",
+                    "first run",
+                    "peak RSS",
+                    "DynamoDB calls",
+                    "items",
+                    "WRU (+GSI)",
+                    "RRU",
+                    "log / EMF bytes",
+                ],
+                [
+                    [
+                        s,
+                        f"{p['wall']:.3f}s",
+                        f"{p['limit']:.2f}s",
+                        f"{p['wall'] / p['limit']:.2f}",
+                        f"{p['cpu']:.3f}s",
+                        f"{p['first_run_wall']:.3f}s" if p.get("first_run_wall") else "-",
+                        f"{p['maxrss_kb'] / MB:.1f} MB",
+                        ", ".join(f"{k.split('.')[1]} {v}" for k, v in p["ddb_calls"].items()),
+                        p["items_written"],
+                        f"{p['wru']:.0f} (+{p['gsi_wru']:.0f})",
+                        f"{p['rru']:.0f}",
+                        f"{p['log_bytes']:,} / {p['emf_bytes']:,}",
+                    ]
+                    for s, p in _sizes(a)
+                ],
+            ),
+            "",
+            "Where the time goes (medians; load states runs on its own thread during the poll):",
+            "",
+            *_md_table(
+                ["LBs", "phases"],
+                [[s, _phases(p["phases"])] for s, p in _sizes(a)],
+            ),
+            "",
+            f"Load average when A started: {a['loadavg']:.2f}. Individual cycle times: "
+            + "; ".join(f"{s}: " + ", ".join(f"{w:.3f}" for w in p["walls"]) for s, p in _sizes(a)),
+            "",
+        ]
+        naive = a.get("naive")
+        if naive:
+            _, point = _largest_size(a)
+            out += [
+                f"Naive baseline (`bench/naive_sdk.py`, same emulator and moto, {naive['lbs']} "
+                f"LBs): {naive['wall']:.2f}s wall, {naive['cpu']:.2f}s CPU, "
+                f"{naive['api_calls']} API calls one after the other and {naive['put_items']} "
+                f"PutItem calls (1 WRU each: {naive['put_items']} WRU per run vs our "
+                f"{point['wru']:.0f}); ours is {naive['wall'] / point['wall']:.1f}x faster.",
+                "",
+            ]
+    b = results.get("b")
+    if b:
+        st = b["steady"]
+        out += [
+            f"## Workload B: one LB with {b['backends']:,} backends (10 listeners x "
+            f"{b['backends'] // 10})",
+            "",
+            *_md_table(
+                ["run", "wall", "CPU", "notes"],
+                [
+                    [
+                        "first (baseline, creates STATE)",
+                        f"{b['first_wall']:.3f}s",
+                        f"{b['first_cpu']:.3f}s",
+                        "",
+                    ],
+                    [
+                        "steady (median of 3)",
+                        f"{st['wall']:.3f}s",
+                        f"{st['cpu']:.3f}s",
+                        f"{st['items_written']} item, {st['wru']:.0f} WRU",
+                    ],
+                    [
+                        "one backend turns Dead",
+                        f"{b['change_wall']:.3f}s",
+                        f"{b['change_cpu']:.3f}s",
+                        f"{b['change_transitions']} transition, {b['change_messages']} message",
+                    ],
+                    [
+                        "next (no change)",
+                        "",
+                        f"{b['after_cpu']:.3f}s",
+                        f"{b['after_messages']} message",
+                    ],
+                ],
+            ),
+            "",
+            f"Snapshot: {b['snapshot_blob_bytes']:,} bytes of compressed rows, item "
+            f"{b['snapshot_item_bytes']:,} bytes (DynamoDB's limit is 400 KB). Peak RSS "
+            f"{b['maxrss_kb'] / MB:.1f} MB. Change run phases: {_phases(b['change_phases'])}.",
+            "",
+        ]
+    c = results.get("c")
+    if c:
+        out += [
+            f"## Workload C: discovery of {c['load_balancers']:,} LBs (1 backend each)",
+            "",
+            f"{c['pages']} DescribeLoadBalancers pages of {c['page_size']} (the client's "
+            f"default page size), {c.get('api_requests', 0):,} API requests per run. Cycle "
+            f"{c['wall']:.3f}s median of {c['runs']} vs the latency bound {c['limit']:.2f}s "
+            f"(pages x 50 ms + ceil({c['load_balancers']}/16) x 50 ms); CPU {c['cpu']:.3f}s; "
+            f"peak RSS {c['maxrss_kb'] / MB:.1f} MB; DynamoDB per run: "
+            + ", ".join(f"{k.split('.')[1]} {v}" for k, v in c["ddb_calls"].items())
+            + f", {c['wru']:.0f} WRU, {c['rru']:.0f} RRU.",
+            "",
+            f"Phases: {_phases(c['phases'])}. Load average when C started: {c['loadavg']:.2f}.",
+            "",
+        ]
+    cold = results.get("cold")
+    if cold:
+        out += [
+            "## Cold start",
+            "",
+            f"Handler process {cold['handler']:.3f}s, bare boto3 process {cold['bare']:.3f}s "
+            f"(x{cold['ratio']:.2f}); the interpreter alone {cold['python']:.3f}s. Runs: "
+            f"handler {', '.join(f'{t:.3f}' for t in cold['handler_all'])}; bare "
+            f"{', '.join(f'{t:.3f}' for t in cold['bare_all'])}.",
+            "",
+            f"The same handler with its code precompiled (a copy of the bundle after `python -m "
+            f"compileall --invalidation-mode unchecked-hash`): {cold['compiled']:.3f}s "
+            f"(x{cold['compiled_ratio']:.2f}). In the handler process (median): import "
+            f"{cold['handler_split']['import']:.3f}s, first invocation "
+            f"{cold['handler_split']['first_invoke']:.3f}s; precompiled: import "
+            f"{cold['compiled_split']['import']:.3f}s, first invocation "
+            f"{cold['compiled_split']['first_invoke']:.3f}s. Function code: "
+            + ", ".join(sorted(set(cold.get("code", {}).values())))
+            + ".",
+            "",
+            "cProfile of one precompiled cold run (main thread; cProfile roughly doubles "
+            "times, compare them with each other):",
+            "",
+            *_md_table(
+                ["function", "calls", "cumulative s"],
+                [
+                    [name, int(v["calls"]), f"{v['seconds']:.3f}"]
+                    for name, v in cold.get("profile", {}).items()
+                ],
+            ),
+            "",
+            "`python -X importtime` of the handler process, heaviest top-level imports "
+            "(cumulative):",
+            "",
+            *_md_table(
+                ["module", "self ms", "cumulative ms"],
+                [
+                    [f"`{mod}`", f"{own:.1f}", f"{cum:.1f}"]
+                    for mod, own, cum in cold["handler_imports"]
+                ],
+            ),
+            "",
+            "Selected nested imports (cumulative ms): "
+            + ", ".join(
+                f"`{name}` {cold['handler_modules'][name]:.0f}"
+                for name in (
+                    "aws_lambda_powertools.logging",
+                    "aws_lambda_powertools.metrics",
+                    "aws_lambda_powertools.utilities.parameters",
+                    "boto3",
+                    "botocore.session",
+                    "urllib3",
+                    "zlb_health.handler",
+                )
+                if name in cold["handler_modules"]
+            )
+            + ". The bare process: "
+            + ", ".join(f"`{mod}` {cum:.0f} ms" for mod, _, cum in cold["bare_imports"][:3])
+            + ".",
+            "",
+        ]
+    out += analysis(results, rows)
+    if a:
+        out += cost_section(a, results.get("memory_mb", 256))
+        out.append("")
+    return "\n".join(out)
+
+
+def analysis(results: dict[str, Any], rows: list[Row]) -> list[str]:
+    """Causes of missed targets and the fixes, from this run's own figures."""
+    out = ["## Causes and fixes", ""]
+    nodelay = results.get("emulator_nodelay", True)
+    out.append(
+        "- **Emulator artifact, worked around here.** The emulator's `http.server` handler "
+        "writes the headers and the body in two `send()`s with Nagle's algorithm on; the "
+        "client's delayed ACK then holds every response ~40 ms (a sequential call measured "
+        "~94 ms against a 50 ms latency fault, ~52 ms with TCP_NODELAY). Real API servers set "
+        "TCP_NODELAY. The bench sets `disable_nagle_algorithm = True` on the emulator's handler "
+        "class at run time"
+        + ("" if nodelay else " (**not in this run: --emulator-nagle**)")
+        + "; fix for tools/: that one class attribute on "
+        "`zlb_health_tools.emulator.server._Handler`."
+    )
+    out.append(
+        "- **moto artifact, worked around here.** moto's TransactWriteItems deep-copies the "
+        "whole target table before every transaction (its rollback backup), O(table) per call: "
+        "the first runs of the 1,050-LB fleet (one transaction per LB) took minutes and grew "
+        "the bench process to 11 GB. The bench replaces that backup with a copy of the item "
+        "dicts (`bench/harness.py: cheap_moto_transactions`; `--moto-deepcopy` keeps moto's). "
+        "Steady-state runs make no transactions, so measured cycle times are unaffected."
+    )
+    a = results.get("a")
+    if a:
+        size, point = _largest_size(a)
+        ph = point["phases"]
+        calls = ph.get("sum_api_calls", 0.0) / max(1, size)
+        waves = math.ceil(size / 16)
+        out.append(
+            f"- **A cycle time** ({point['wall']:.3f}s vs {point['limit']:.2f}s): the poll "
+            f"phase took {ph.get('poll', 0):.3f}s for {waves} waves of 16 calls, "
+            f"{ph.get('poll', 0) / waves * 1000:.0f} ms a wave; each DescribeBackendHealth took "
+            f"{calls * 1000:.0f} ms on average against the emulator's 50 ms (the emulator and "
+            "moto share the bench process and 2 cores with the function: request parsing, "
+            "signature checks and JSON on both sides). After the poll: put snapshots "
+            f"{ph.get('put_snapshots', 0):.3f}s ({math.ceil(size / 25)} sequential "
+            f"BatchWriteItem calls to moto, one lock), commit {ph.get('commit', 0):.3f}s, "
+            f"EMF {ph.get('emit_metrics', 0):.3f}s. The state read "
+            f"({ph.get('load_states', 0):.3f}s) overlaps the poll. Fix in src/ for the store "
+            "part: write the snapshot batches "
+            "concurrently (`HealthStore.put_snapshots` sends its ceil(LBs/25) BatchWriteItem "
+            "calls one after the other; a small thread pool, like `_commit_all`'s, makes it one "
+            "round trip of wall time), or start each batch as soon as 25 observations are in "
+            "(overlapping the poll). Against real DynamoDB (~5-10 ms per batch) the store phase "
+            "is smaller than against moto."
+        )
+        out.append(
+            f"- **First runs after deployment**: the first {point.get('warmup_runs', '?')} runs "
+            "commit a STATE item per load balancer (TransactWriteItems, 2x WRU; commits per "
+            f"warm-up run: {point.get('warmup_commits')}); the first run took "
+            f"{point.get('first_run_wall') or 0:.3f}s. Steady-state runs commit none."
+        )
+    cold = results.get("cold")
+    if cold:
+        prof = cold.get("profile", {})
+        secret = prof.get("powertools SecretsProvider.__init__ (new boto3 Session)", {})
+        out.append(
+            f"- **Cold start** (x{cold['ratio']:.2f} vs x{COLD_FACTOR}): (1) the `sam build` "
+            "bundle ships no bytecode (no `.pyc` at all), and /var/task is read-only, so every "
+            "cold start compiles zlb_health and the bundled urllib3, powertools, jmespath and "
+            "typing_extensions from source (they shadow the runtime's compiled copies). "
+            f"Precompiled, the same code starts in {cold['compiled']:.3f}s "
+            f"(x{cold['compiled_ratio']:.2f}). Fix: compile in the build (`python -m "
+            "compileall --invalidation-mode unchecked-hash` over the build directory, e.g. a "
+            "Makefile build step after `sam build`, or `BuildMethod: makefile`); consider "
+            "using the runtime's urllib3 (botocore's) instead of bundling a second copy. "
+            "(2) `adapters/secrets.py: credentials_from_secret` calls powertools' "
+            "`parameters.get_secret`, whose default SecretsProvider builds a **new boto3 "
+            "Session** (its own loader, endpoint resolver and service models: "
+            f"{secret.get('seconds', 0):.3f}s under cProfile, a large part of the first "
+            "invocation). Fix: build the provider once per container on the default "
+            "session, `SecretsProvider(boto3_client=boto3.client('secretsmanager'))`, and call "
+            "`provider.get(arn, max_age=300)`. (3) What remains is the first invocation's real "
+            "round trips (GetSecretValue, BatchGetItem, DescribeBackendHealth, BatchWriteItem) "
+            "that the bare process does not make."
+        )
+    missed = [r.target for r in rows if r.met is False]
+    out += ["", f"Targets not met in this run: {', '.join(missed) if missed else 'none'}.", ""]
+    return out

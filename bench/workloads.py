@@ -1,0 +1,596 @@
+"""The workloads: each returns a plain dict of measured figures (rendered by report.py)."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import resource
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.harness import (
+    REPO,
+    Code,
+    FunctionProcess,
+    Ticks,
+    clean_env,
+    code_env,
+    function_env,
+    latency_bound,
+    loadavg,
+    median,
+    timed_spawn,
+)
+from zlb_health_tools.emulator import (
+    DEMO_ACCESS_KEY_ID,
+    DEMO_ACCESS_KEY_PASSWORD,
+    Emulator,
+    Scenario,
+    generate_fleet,
+)
+from zlb_health_tools.localaws import LocalAws
+from zlb_health_tools.stack import create_local_stack
+
+LATENCY_MS = 50.0
+CONCURRENCY = 16
+
+
+def _ids(count: int) -> list[str]:
+    return [f"lb-{i:04d}" for i in range(1, count + 1)]
+
+
+def _steady(runs: list[dict[str, Any]], expected_checked: int) -> dict[str, Any]:
+    """Medians of the measured runs, plus per-run DynamoDB/AWS figures (identical run to run)."""
+    for run in runs:
+        summary = run["summary"]
+        if summary["checked"] != expected_checked or summary["failed"] or summary["skipped"]:
+            raise RuntimeError(f"run {run['run']} did not check every load balancer: {summary}")
+    last = runs[-1]
+    aws = last["aws"]
+    ddb_calls = {k: v for k, v in aws["calls"].items() if k.startswith("dynamodb.")}
+    ddb_trips = {k: v for k, v in aws["attempts"].items() if k.startswith("dynamodb.")}
+    phases: dict[str, float] = {}
+    for name in runs[0]["phases"]:
+        phases[name] = median([r["phases"].get(name, 0.0) for r in runs])
+    return {
+        "runs": len(runs),
+        "commits": sum(_commits(r) for r in runs),
+        "walls": [r["wall"] for r in runs],
+        "wall": median([r["wall"] for r in runs]),
+        "cpu": median([r["cpu"] for r in runs]),
+        "phases": phases,
+        "ddb_calls": ddb_calls,
+        "ddb_round_trips": sum(ddb_trips.values()),
+        "ddb_reads": sum(v for k, v in ddb_trips.items() if "Get" in k or "Query" in k),
+        "ddb_writes": sum(v for k, v in ddb_trips.items() if "Write" in k or "Put" in k)
+        + ddb_trips.get("dynamodb.UpdateItem", 0),
+        "aws_calls": aws["calls"],
+        "items_written": last["store"].get("items_written", 0),
+        "store_write_requests": last["store"].get("write_requests", 0),
+        "store_read_requests": last["store"].get("read_requests", 0),
+        "blob_bytes": last["store"].get("bytes_written", 0),
+        "item_bytes": aws["item_bytes"],
+        "snapshots": aws["snapshots"],
+        "snapshot_bytes": aws["snapshot_bytes"],
+        "wru": aws["wru"],
+        "gsi_wru": aws["gsi_wru"],
+        "rru": aws["rru"],
+        "log_bytes": last["stdout"]["log_bytes"],
+        "emf_bytes": last["stdout"]["emf_bytes"],
+        "log_lines": last["stdout"]["log_lines"],
+        "emf_blobs": last["stdout"]["emf_blobs"],
+    }
+
+
+def _series(fn: FunctionProcess, ticks: Ticks, count: int, **kw: Any) -> list[dict[str, Any]]:
+    return [fn.run(ticks.event(), **kw) for _ in range(count)]
+
+
+def _commits(run: dict[str, Any]) -> int:
+    calls = run["aws"]["calls"]
+    return int(calls.get("dynamodb.TransactWriteItems", 0) + calls.get("dynamodb.UpdateItem", 0))
+
+
+def _warm_up(fn: FunctionProcess, ticks: Ticks, minimum: int) -> list[dict[str, Any]]:
+    """At least `minimum` runs, then on until a run commits no STATE item (steady state):
+    the engine's streak counters move every STATE item for the first few runs."""
+    runs = _series(fn, ticks, minimum)
+    while (not runs or _commits(runs[-1])) and len(runs) < minimum + 8:
+        runs.append(fn.run(ticks.event()))
+    return runs
+
+
+def workload_a(
+    aws: LocalAws,
+    secret: str,
+    *,
+    sizes: list[int],
+    warmup: int,
+    runs: int,
+    naive: bool,
+    profile_dir: str | None,
+    log: Any,
+) -> dict[str, Any]:
+    largest = max(sizes)
+    out: dict[str, Any] = {
+        "latency_ms": LATENCY_MS,
+        "concurrency": CONCURRENCY,
+        "listeners": 5,
+        "backends_per_listener": 5,
+        "sizes": {},
+        "loadavg": loadavg(),
+    }
+    ticks = Ticks()
+    with Emulator(generate_fleet(largest, 5, 5, latency_ms=LATENCY_MS), log_requests=False) as emu:
+        for size in sizes:
+            stack = create_local_stack(aws.url, prefix=f"bench-a{size}")
+            env = function_env(aws, stack, emu, secret, lb_ids=_ids(size), concurrency=CONCURRENCY)
+            fn = FunctionProcess(env, profile_dir)
+            try:
+                warm = _warm_up(fn, ticks, warmup)
+                measured = _series(fn, ticks, runs)
+                if profile_dir:
+                    measured_profile = fn.run(ticks.event(), profile=f"a{size}")
+                    del measured_profile
+                maxrss = fn.close()
+            finally:
+                fn.kill()
+            point = _steady(measured, size)
+            point["first_run_wall"] = warm[0]["wall"] if warm else None
+            point["warmup_runs"] = len(warm)
+            point["warmup_commits"] = [_commits(r) for r in warm]
+            point["maxrss_kb"] = maxrss
+            point["limit"] = latency_bound(size, CONCURRENCY, LATENCY_MS / 1000)
+            out["sizes"][size] = point
+            log(
+                f"  A {size} LBs: median {point['wall']:.3f}s (limit {point['limit']:.2f}s), "
+                f"cpu {point['cpu']:.3f}s, rss {maxrss / 1024:.0f} MB"
+            )
+        if naive:
+            stack = create_local_stack(aws.url, prefix="bench-naive")
+            env = {
+                **clean_env(),
+                **aws.env(),
+                "NO_PROXY": "127.0.0.1,localhost",
+                "TABLE_NAME": stack.table_name,
+                "LOAD_BALANCER_IDS": ",".join(_ids(largest)),
+                "BENCH_EMULATOR_URL": emu.url,
+                "BENCH_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
+                "BENCH_ACCESS_KEY_PASSWORD": DEMO_ACCESS_KEY_PASSWORD,
+            }
+            _, result, _ = timed_spawn([sys.executable, "-m", "bench.naive_sdk"], env)
+            result["lbs"] = largest
+            out["naive"] = result
+            log(f"  naive SDK script, {largest} LBs: {result['wall']:.2f}s")
+    return out
+
+
+def workload_b_scenario(backends: int, listeners: int = 10) -> tuple[Scenario, str]:
+    """One load balancer, `backends` Alive backends over `listeners`; one turns Dead at step 1."""
+    per_listener = backends // listeners
+    lsns = []
+    serial = 0
+    for j in range(1, listeners + 1):
+        rows = []
+        for k in range(1, per_listener + 1):
+            serial += 1
+            rows.append(
+                {
+                    "instanceId": f"vm-{j:02d}-{k:04d}",
+                    "privateIpAddress": f"10.{serial >> 16 & 255}.{serial >> 8 & 255}."
+                    f"{serial & 255}",
+                    "backendPort": 8080,
+                }
+            )
+        lsns.append(
+            {
+                "listenerId": f"lsn-{j:02d}",
+                "listenerPort": str(10000 + j),
+                "backends": rows,
+            }
+        )
+    changed = f"vm-03-{per_listener // 2:04d}"
+    scenario = Scenario.from_dict(
+        {
+            "steps": 2,
+            "loadBalancers": [
+                {"loadBalancerId": "lb-big", "loadBalancerName": "big", "listeners": lsns}
+            ],
+            "timeline": [
+                {
+                    "step": 1,
+                    "action": "set_status",
+                    "loadBalancerId": "lb-big",
+                    "listenerId": "lsn-03",
+                    "backend": changed,
+                    "healthStatus": "Dead",
+                }
+            ],
+            "faults": [{"type": "latency", "latencyMs": LATENCY_MS}],
+        }
+    )
+    return scenario, changed
+
+
+def workload_b(
+    aws: LocalAws, secret: str, *, backends: int, profile_dir: str | None, log: Any
+) -> dict[str, Any]:
+    scenario, changed = workload_b_scenario(backends)
+    ticks = Ticks()
+    out: dict[str, Any] = {"backends": backends, "changed_backend": changed, "loadavg": loadavg()}
+    with Emulator(scenario, log_requests=False) as emu:
+        stack = create_local_stack(aws.url, prefix="bench-b")
+        env = function_env(aws, stack, emu, secret, lb_ids=["lb-big"], failure_threshold=1)
+        fn = FunctionProcess(env, profile_dir)
+        try:
+            warm = _warm_up(fn, ticks, 1)
+            first = warm[0]
+            steady = [fn.run(ticks.event()) for _ in range(3)]
+            emu.advance()
+            change = fn.run(ticks.event(), profile="b_change" if profile_dir else None)
+            after = fn.run(ticks.event())
+            maxrss = fn.close()
+        finally:
+            fn.kill()
+    steady_point = _steady(steady, 1)
+    published = change["published"]
+    out.update(
+        {
+            "first_wall": first["wall"],
+            "first_cpu": first["cpu"],
+            "warmup_runs": len(warm),
+            "steady": steady_point,
+            "change_wall": change["wall"],
+            "change_cpu": change["cpu"],
+            "change_phases": change["phases"],
+            "change_transitions": change["transitions"],
+            "change_notifications": change["notifications"],
+            "change_messages": change["summary"]["messagesPublished"],
+            "change_mentions_backend": bool(published) and changed in str(published[0]),
+            "after_cpu": after["cpu"],
+            "after_messages": after["summary"]["messagesPublished"],
+            "snapshot_blob_bytes": steady[-1]["store"]["bytes_written"],
+            "snapshot_item_bytes": steady[-1]["aws"]["snapshot_bytes"],
+            "maxrss_kb": maxrss,
+        }
+    )
+    log(
+        f"  B {backends} backends: change run cpu {change['cpu']:.3f}s wall "
+        f"{change['wall']:.3f}s, messages {out['change_messages']}, "
+        f"snapshot {out['snapshot_blob_bytes']} B compressed"
+    )
+    return out
+
+
+def workload_c(
+    aws: LocalAws,
+    secret: str,
+    *,
+    load_balancers: int,
+    warmup: int,
+    runs: int,
+    profile_dir: str | None,
+    log: Any,
+) -> dict[str, Any]:
+    ticks = Ticks()
+    page_size = 1000  # ZenlayerClient.describe_load_balancers' default, what the monitor uses
+    out: dict[str, Any] = {"load_balancers": load_balancers, "loadavg": loadavg()}
+    fleet = generate_fleet(load_balancers, 1, 1, latency_ms=LATENCY_MS)
+    with Emulator(fleet, log_requests=False) as emu:
+        stack = create_local_stack(aws.url, prefix="bench-c")
+        env = function_env(aws, stack, emu, secret, lb_ids=None, concurrency=CONCURRENCY)
+        fn = FunctionProcess(env, profile_dir)
+        try:
+            warm = _warm_up(fn, ticks, warmup)
+            measured = []
+            pages = []
+            for index in range(runs):
+                seen = len(emu.request_log)
+                profile = "c" if profile_dir and index == runs - 1 else None
+                measured.append(fn.run(ticks.event(), profile=profile))
+                actions = Counter(e["action"] for e in emu.request_log[seen:])
+                pages.append(actions["DescribeLoadBalancers"])
+                out["api_requests"] = sum(actions.values())
+            maxrss = fn.close()
+        finally:
+            fn.kill()
+    point = _steady(measured, load_balancers)
+    out.update(point)
+    out["pages"] = max(pages)
+    out["page_size"] = page_size
+    out["expected_pages"] = math.ceil(load_balancers / page_size)
+    out["limit"] = latency_bound(load_balancers, CONCURRENCY, LATENCY_MS / 1000, out["pages"])
+    out["maxrss_kb"] = maxrss
+    out["warmup_runs"] = len(warm)
+    out["warmup_commits"] = [_commits(r) for r in warm]
+    out["first_run_wall"] = warm[0]["wall"]
+    log(
+        f"  C {load_balancers} LBs, {out['pages']} pages: median {point['wall']:.3f}s "
+        f"(limit {out['limit']:.2f}s)"
+    )
+    return out
+
+
+_IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
+
+
+def parse_importtime(stderr: str) -> list[tuple[str, float, float]]:
+    """Top-level imports (module, self ms, cumulative ms), heaviest first."""
+    rows = []
+    for line in stderr.splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match and len(match.group(3)) == 1:
+            rows.append((match.group(4), int(match.group(1)) / 1000, int(match.group(2)) / 1000))
+    return sorted(rows, key=lambda r: -r[2])
+
+
+def parse_importtime_all(stderr: str) -> dict[str, float]:
+    """Cumulative ms of every module (nested too)."""
+    found: dict[str, float] = {}
+    for line in stderr.splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match:
+            found[match.group(4)] = int(match.group(2)) / 1000
+    return found
+
+
+def without_bytecode(source: Path, into: Path) -> Path:
+    """A copy of the bundle without its __pycache__: what the build shipped before it compiled
+    the bundle (every cold start then compiles from source; /var/task is read-only)."""
+    target = into / "nobytecode"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+COLD_FUNCTIONS = {
+    "import zlb_health.handler": ("zlb_health/handler.py", "<module>"),
+    "lambda_handler (first invocation)": ("zlb_health/handler.py", "lambda_handler"),
+    "build_runtime (3 boto3 clients, pool, SecretCredentials)": (
+        "zlb_health/handler.py",
+        "build_runtime",
+    ),
+    "SecretCredentials.__init__ (powertools SecretsProvider)": (
+        "zlb_health/adapters/secrets.py",
+        "__init__",
+    ),
+    "SecretCredentials.get (first GetSecretValue)": ("zlb_health/adapters/secrets.py", "get"),
+    "Monitor.run_once (the first cycle)": ("zlb_health/monitor.py", "run_once"),
+    "botocore Session.create_client (all clients)": ("botocore/session.py", "create_client"),
+    "botocore create_default_resolver (endpoints.json)": (
+        "botocore/session.py",
+        "create_default_resolver",
+    ),
+    "boto3 Session.__init__ (sessions created)": ("boto3/session.py", "__init__"),
+}
+
+
+def cold_profile(path: str) -> dict[str, dict[str, float]]:
+    """Cumulative seconds (and calls) of the functions that explain the cold start."""
+    import pstats
+
+    stats = pstats.Stats(path).stats  # type: ignore[attr-defined]
+    found: dict[str, dict[str, float]] = {}
+    for label, (file_suffix, function) in COLD_FUNCTIONS.items():
+        calls, cumulative = 0, 0.0
+        for (filename, _, name), (_, ncalls, _, cum, _) in stats.items():
+            if filename.endswith(file_suffix) and name == function:
+                calls += ncalls
+                cumulative += cum
+        if calls:
+            found[label] = {"calls": calls, "seconds": cumulative}
+    return found
+
+
+def check_origins(found: dict[str, str | None]) -> None:
+    """On the Lambda stand-in, the function's packages must come from the bundle and boto3
+    from .venv-lambda313 (the runtime's), nothing from the bench's environment."""
+    if not Code.lambda_runtime or Code.path is None:
+        return
+    venv = str(REPO / ".venv-lambda313")
+    expected = {
+        "zlb_health": str(Code.path),
+        "aws_lambda_powertools": str(Code.path),
+        "urllib3": str(Code.path),
+        "boto3": venv,
+        "botocore": venv,
+    }
+    wrong = {
+        k: found.get(k) for k, root in expected.items() if not (found.get(k) or "").startswith(root)
+    }
+    if wrong:
+        raise RuntimeError(f"function process imported from the wrong place: {wrong}")
+
+
+def _importtime(args: list[str], env: dict[str, str]) -> str:
+    return timed_spawn([args[0], "-X", "importtime", *args[1:]], env)[2]
+
+
+def cold_start(aws: LocalAws, secret: str, *, repeats: int, log: Any) -> dict[str, Any]:
+    ticks = Ticks()
+    out: dict[str, Any] = {"repeats": repeats, "loadavg": loadavg()}
+    python = list(Code.python)
+    with (
+        Emulator(generate_fleet(1, 1, 1), log_requests=False) as emu,
+        tempfile.TemporaryDirectory(prefix="zlb-bench-") as scratch,
+    ):
+        stack = create_local_stack(aws.url, prefix="bench-cold")
+        env = function_env(aws, stack, emu, secret, lb_ids=["lb-0001"])
+        variants = {"handler": env}
+        if Code.path is not None:
+            variants["nobytecode"] = {
+                **env,
+                **code_env(without_bytecode(Code.path, Path(scratch))),
+            }
+        bare_env = {
+            **clean_env(),
+            **aws.env(),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **({"PYTHONPATH": str(REPO)} if Code.lambda_runtime else {}),
+        }
+        handler_args = [*python, "-m", "bench.worker", "cold"]
+        bare_args = [*python, "-m", "bench.bare"]
+
+        splits: dict[str, list[dict[str, float]]] = {}
+
+        def handler(name: str) -> float:
+            elapsed, result, _ = timed_spawn([*handler_args, _json(ticks.event())], variants[name])
+            if result["summary"]["checked"] != 1:
+                raise RuntimeError(f"cold run did not check the load balancer: {result}")
+            if name == "handler":
+                check_origins(result["origins"])
+                out["origins"] = result["origins"]
+                out["function_python"] = result["python"]
+            splits.setdefault(name, []).append(result["in_process"])
+            return elapsed
+
+        # Once untimed each: the table's STATE item exists and the page cache is warm.
+        for name in variants:
+            handler(name)
+        timed_spawn(bare_args, bare_env)
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        bare_times = []
+        for _ in range(repeats):
+            for name in variants:
+                times[name].append(handler(name))
+            bare_times.append(timed_spawn(bare_args, bare_env)[0])
+        handler_imports = _importtime([*handler_args, _json(ticks.event())], env)
+        bare_imports = _importtime(bare_args, bare_env)
+        profile_path = os.path.join(scratch, "cold.prof")
+        timed_spawn(
+            [*handler_args, _json(ticks.event())], {**env, "BENCH_COLD_PROFILE": profile_path}
+        )
+        out["profile"] = cold_profile(profile_path)
+        python_times = [
+            timed_spawn([*python, "-c", "print('{}')"], bare_env)[0] for _ in range(repeats)
+        ]
+
+    def split(name: str) -> dict[str, float]:
+        runs = splits[name][1:]
+        return {k: median([r[k] for r in runs]) for k in runs[0]}
+
+    bare = median(bare_times)
+    out.update(
+        {
+            "python_cmd": " ".join(Path(python[0]).parts[-3:-2] + tuple(python[1:])),
+            "handler_split": split("handler"),
+            "handler": median(times["handler"]),
+            "handler_all": times["handler"],
+            "bare": bare,
+            "bare_all": bare_times,
+            "python": median(python_times),
+            "ratio": median(times["handler"]) / bare,
+            "handler_imports": parse_importtime(handler_imports)[:12],
+            "handler_modules": parse_importtime_all(handler_imports),
+            "bare_imports": parse_importtime(bare_imports)[:6],
+            "bare_modules": parse_importtime_all(bare_imports),
+        }
+    )
+    if "nobytecode" in times:
+        out["nobytecode"] = median(times["nobytecode"])
+        out["nobytecode_all"] = times["nobytecode"]
+        out["nobytecode_split"] = split("nobytecode")
+        out["nobytecode_ratio"] = out["nobytecode"] / bare
+    log(
+        f"  cold start (Python {out.get('function_python', '?')}): handler "
+        f"{out['handler']:.3f}s vs bare boto3 {bare:.3f}s (x{out['ratio']:.2f}); "
+        + (f"bundle without bytecode {out['nobytecode']:.3f}s; " if "nobytecode" in out else "")
+        + f"python alone {out['python']:.3f}s"
+    )
+    return out
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def profile_dir_for(enabled: bool) -> str | None:
+    if not enabled:
+        return None
+    path = os.path.join(tempfile.gettempdir(), "zlb-bench-profiles")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+__all__ = ["REPO", "cold_start", "workload_a", "workload_b", "workload_c"]
+
+
+MEMORY_VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
+    # label: (worker mode, extra environment)
+    "bench-instrumented": ("serve", {}),
+    "plain": ("plain", {}),
+    "plain, MALLOC_ARENA_MAX=2": ("plain", {"MALLOC_ARENA_MAX": "2"}),
+    "plain, tracemalloc": ("plain", {"BENCH_TRACEMALLOC": "12"}),
+}
+
+
+def memory_study(
+    aws: LocalAws,
+    secret: str,
+    *,
+    sizes: list[int],
+    runs: int,
+    variants: list[str] | None = None,
+    log: Any,
+) -> dict[str, Any]:
+    """RSS of the function process step by step: interpreter, import, build_runtime, first run
+    (creates every STATE item), the following runs; with and without the bench's
+    instrumentation, with MALLOC_ARENA_MAX=2, and under tracemalloc (what Python holds)."""
+    ticks = Ticks()
+    out: dict[str, Any] = {"runs": runs, "loadavg": loadavg(), "points": []}
+    largest = max(sizes)
+    with Emulator(generate_fleet(largest, 5, 5, latency_ms=LATENCY_MS), log_requests=False) as emu:
+        for size in sizes:
+            for label in variants or list(MEMORY_VARIANTS):
+                if size != largest and label != "plain":
+                    continue
+                mode, extra = MEMORY_VARIANTS[label]
+                stack = create_local_stack(aws.url, prefix=f"bench-m{size}{os.urandom(2).hex()}")
+                env = {
+                    **function_env(aws, stack, emu, secret, lb_ids=_ids(size)),
+                    **extra,
+                }
+                bench_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                fn = FunctionProcess(env, mode=mode)
+                try:
+                    fn.ask("build")
+                    first = fn.run(ticks.event(), label="run 1")
+                    walls = [first["wall"]]
+                    for index in range(2, runs + 1):
+                        walls.append(fn.run(ticks.event(), label=f"run {index}")["wall"])
+                    memory = fn.ask("memory")
+                    traces: dict[str, Any] = {}
+                    if "BENCH_TRACEMALLOC" in extra:
+                        last = f"run {runs}"
+                        traces = {
+                            "first_run": fn.ask("trace", later="run 1", earlier="build_runtime"),
+                            "steady": fn.ask("trace", later=last, earlier="run 2"),
+                            "held": fn.ask("trace", later=last),
+                        }
+                    maxrss = fn.close()
+                finally:
+                    fn.kill()
+                point = {
+                    "lbs": size,
+                    "variant": label,
+                    "steps": memory["steps"],
+                    "traced_kb": memory["traced_kb"],
+                    "origins": memory["origins"],
+                    "maxrss_kb": maxrss,
+                    "ru_maxrss_kb": fn.last_exit["ru_maxrss_kb"],
+                    "bench_peak_kb": bench_peak_kb,
+                    "walls": walls,
+                    "traces": traces,
+                }
+                out["points"].append(point)
+                log(
+                    f"  memory {size} LBs, {label}: peak {maxrss / 1024:.1f} MB; "
+                    + ", ".join(f"{s['step']} {s['rss_kb'] / 1024:.0f}" for s in memory["steps"])
+                )
+    return out
