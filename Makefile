@@ -79,12 +79,13 @@ test: lint typecheck audit template-check build pytest
 run: venv
 	$(BIN)/zlb-health demo
 
-# Benchmarks (docs/benchmarks.md). `build` first: the cold start is measured on the sam build
-# bundle. Waits up to BENCH_WAIT seconds for a quiet machine (1-min load < 1.5), then runs
-# anyway (the load average is recorded). Subsets: make bench BENCH_ARGS="--only a,cold".
+# Benchmarks (docs/benchmarks.md). The function process runs the sam build bundle on
+# .venv-lambda313's python3.13 (as Lambda would), so `build` and `lambda-venv` first. Waits up
+# to BENCH_WAIT seconds for a quiet machine (1-min load < 1.5), then runs anyway (the load
+# average is recorded). Subsets: make bench BENCH_ARGS="--only a,cold,mem".
 BENCH_WAIT ?= 300
 BENCH_ARGS ?=
-bench: venv build
+bench: venv build lambda-venv
 	$(BIN)/python bench/run.py --wait-quiet $(BENCH_WAIT) $(BENCH_ARGS)
 
 clean:

@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory_mb": template_memory_mb(),
     }
     wait_quiet(args.wait_quiet, log)
+    results["machine"]["loadavg_start"] = loadavg()  # after the wait: when the workloads start
     with LocalAws() as aws:
         os.environ.update(aws.env())  # this process's boto3 calls (stack, secret) go to moto
         secret = create_secret(aws)

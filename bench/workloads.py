@@ -406,6 +406,17 @@ def check_origins(found: dict[str, str | None]) -> None:
         raise RuntimeError(f"function process imported from the wrong place: {wrong}")
 
 
+def importtime_by_package(stderr: str) -> dict[str, float]:
+    """Self ms of every imported module, summed by top-level package, heaviest first."""
+    totals: dict[str, float] = {}
+    for line in stderr.splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match:
+            top = match.group(4).split(".", 1)[0]
+            totals[top] = totals.get(top, 0.0) + int(match.group(1)) / 1000
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
 def _importtime(args: list[str], env: dict[str, str]) -> str:
     return timed_spawn([args[0], "-X", "importtime", *args[1:]], env)[2]
 
@@ -486,6 +497,8 @@ def cold_start(aws: LocalAws, secret: str, *, repeats: int, log: Any) -> dict[st
             "ratio": median(times["handler"]) / bare,
             "handler_imports": parse_importtime(handler_imports)[:12],
             "handler_modules": parse_importtime_all(handler_imports),
+            "handler_packages": importtime_by_package(handler_imports),
+            "bare_packages": importtime_by_package(bare_imports),
             "bare_imports": parse_importtime(bare_imports)[:6],
             "bare_modules": parse_importtime_all(bare_imports),
         }
