@@ -14,6 +14,7 @@ a claim (the run that may publish it) and a lease, so a crashed run's work passe
 from __future__ import annotations
 
 import json
+import logging
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -30,6 +31,8 @@ from zlb_health.engine.state import LbState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+
+logger = logging.getLogger(__name__)
 
 STATE_SK = "STATE"
 LATEST_INDEX_PK = "LATEST"
@@ -451,8 +454,13 @@ def _is_condition_failure(error: ClientError) -> bool:
 def _bounded(outbox: dict[str, PendingNotification]) -> dict[str, PendingNotification]:
     if len(outbox) <= MAX_PENDING_PER_LOAD_BALANCER:
         return outbox
-    keep = sorted(outbox)[-MAX_PENDING_PER_LOAD_BALANCER:]
-    return {key: outbox[key] for key in keep}
+    ordered = sorted(outbox)  # ids end in a zero-padded sequence number: oldest first
+    dropped = ordered[:-MAX_PENDING_PER_LOAD_BALANCER]
+    logger.error(
+        "too many undelivered notifications: dropping the oldest",
+        extra={"dropped": dropped, "kept": MAX_PENDING_PER_LOAD_BALANCER},
+    )
+    return {key: outbox[key] for key in ordered[-MAX_PENDING_PER_LOAD_BALANCER:]}
 
 
 def _stored_state_from_item(item: dict[str, Any]) -> StoredState:
