@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -39,8 +40,6 @@ class Inbox:
         self._queue_url = subscribe_queue(stack)
 
     def messages(self) -> list[dict[str, Any]]:
-        import json
-
         envelopes = drain_queue(self._stack, self._queue_url)
         return [
             {

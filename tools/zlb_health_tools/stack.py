@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +59,6 @@ def subscribe_queue(stack: LocalStack) -> str:
 
 def drain_queue(stack: LocalStack, queue_url: str) -> list[dict[str, Any]]:
     """Every SNS envelope waiting in the queue (deleted once read)."""
-    import json
-
     sqs = boto3.client("sqs", endpoint_url=stack.endpoint_url, region_name=stack.region)
     envelopes: list[dict[str, Any]] = []
     while True:

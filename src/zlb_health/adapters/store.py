@@ -160,21 +160,13 @@ class HealthStore:
 
     def known_load_balancers(self) -> list[str]:
         """Load balancers with a stored state (used when discovery itself fails)."""
-        ids: list[str] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": GSI1,
-            "KeyConditionExpression": "GSI1PK = :latest",
-            "ExpressionAttributeValues": {":latest": {"S": LATEST_INDEX_PK}},
-            "ProjectionExpression": "GSI1SK",
-        }
-        while True:
-            response = self._call(self._client.query, **kwargs)
-            self.read_requests += 1
-            ids.extend(item["GSI1SK"]["S"] for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return ids
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = self._query_all(
+            IndexName=GSI1,
+            KeyConditionExpression="GSI1PK = :latest",
+            ExpressionAttributeValues={":latest": {"S": LATEST_INDEX_PK}},
+            ProjectionExpression="GSI1SK",
+        )
+        return [item["GSI1SK"]["S"] for item in items]
 
     def snapshots(self, load_balancer_id: str, start: datetime, end: datetime) -> list[Snapshot]:
         items = self._query_range(load_balancer_id, f"SNAP#{iso(start)}", f"SNAP#{iso(end)}")
@@ -188,35 +180,27 @@ class HealthStore:
 
     def recent_events(self, day: datetime) -> list[Notification]:
         """Every load balancer's notifications of one UTC day, newest first (GSI1)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": GSI1,
-            "KeyConditionExpression": "GSI1PK = :day",
-            "ExpressionAttributeValues": {":day": {"S": f"EVENTS#{day.date().isoformat()}"}},
-            "ScanIndexForward": False,
-        }
-        events: list[Notification] = []
-        while True:
-            response = self._call(self._client.query, **kwargs)
-            self.read_requests += 1
-            events.extend(
-                Notification.from_dict(decompress(item["notification"]["B"]))
-                for item in response.get("Items", [])
-            )
-            if "LastEvaluatedKey" not in response:
-                return events
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        items = self._query_all(
+            IndexName=GSI1,
+            KeyConditionExpression="GSI1PK = :day",
+            ExpressionAttributeValues={":day": {"S": f"EVENTS#{day.date().isoformat()}"}},
+            ScanIndexForward=False,
+        )
+        return [Notification.from_dict(decompress(item["notification"]["B"])) for item in items]
 
     def _query_range(self, load_balancer_id: str, low: str, high: str) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
-            "ExpressionAttributeValues": {
+        return self._query_all(
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+            ExpressionAttributeValues={
                 ":pk": {"S": lb_pk(load_balancer_id)},
                 ":low": {"S": low},
                 ":high": {"S": high},
             },
-        }
+        )
+
+    def _query_all(self, **query: Any) -> list[dict[str, Any]]:
+        """Every item of a Query on this table, following LastEvaluatedKey."""
+        kwargs: dict[str, Any] = {"TableName": self.table_name, **query}
         items: list[dict[str, Any]] = []
         while True:
             response = self._call(self._client.query, **kwargs)
