@@ -15,6 +15,7 @@ from zlb_health_tools.emulator import (
     DEMO_ACCESS_KEY_PASSWORD,
     DEMO_TOKEN,
     Emulator,
+    FleetLookupError,
     Scenario,
     ScenarioError,
     generate_fleet,
@@ -660,6 +661,776 @@ def test_generate_fleet_is_stable() -> None:
     assert len(backends) == 8
     assert backends[0]["instanceId"] == "vm-0003-01-0001"
     assert one.faults[0].type == "latency"
+
+
+# --------------------------------------------------------------------------- fleet shapes
+
+
+def two_listener_scenario(**top: Any) -> dict[str, Any]:
+    """lb-1 with lsn-a (vm-1, vm-2 on backendPort 8080) and lsn-b (vm-3 following port 81)."""
+    data: dict[str, Any] = {
+        "loadBalancers": [
+            {
+                "loadBalancerId": "lb-1",
+                "listeners": [
+                    {
+                        "listenerId": "lsn-a",
+                        "listenerPort": "80",
+                        "backends": [
+                            {
+                                "instanceId": "vm-1",
+                                "privateIpAddress": "10.0.0.1",
+                                "backendPort": 8080,
+                            },
+                            {
+                                "instanceId": "vm-2",
+                                "privateIpAddress": "10.0.0.2",
+                                "backendPort": 8080,
+                            },
+                        ],
+                    },
+                    {
+                        "listenerId": "lsn-b",
+                        "listenerPort": "81",
+                        "backends": [{"instanceId": "vm-3", "privateIpAddress": "10.0.0.3"}],
+                    },
+                ],
+            }
+        ]
+    }
+    data.update(top)
+    return data
+
+
+def health(post: Post, emu: Emulator, lb_id: str, listener_id: str | None = None) -> Any:
+    """The HTTP answer of DescribeBackendHealth: its rows on 200, else (status, code)."""
+    params = {"loadBalancerId": lb_id}
+    if listener_id is not None:
+        params["listenerId"] = listener_id
+    resp = post(emu, "DescribeBackendHealth", params)
+    if resp.status != 200:
+        return resp.status, body_of(resp)["code"]
+    return body_of(resp)["response"]["backends"]
+
+
+def detail(row: dict[str, Any]) -> list[tuple[int, str]]:
+    return [(d["port"], d["healthStatus"]) for d in row.get("healthStatusDetail", [])]
+
+
+def test_set_ports_renumbers_adds_and_drops_ports(make_emulator: Make, signed_post: Post) -> None:
+    at = {"loadBalancerId": "lb-1", "listenerId": "lsn-a", "action": "set_ports"}
+    data = two_listener_scenario(
+        timeline=[
+            dict(at, step=1, backend="vm-1", ports=[9090]),  # renumbered 8080 -> 9090
+            dict(at, step=2, backend="vm-1", ports=[9090, 9091]),  # 9091 appears: Alive
+            {
+                "step": 3,
+                "action": "set_status",
+                "loadBalancerId": "lb-1",
+                "listenerId": "lsn-a",
+                "backend": "vm-1",
+                "port": 9090,
+                "healthStatus": "Dead",
+            },
+            dict(at, step=4, backend="vm-1", ports=[9091, 9092], healthStatus="Unknown"),
+            dict(at, step=5, backend="vm-1", ports=[9093]),  # mixed before: the new port Alive
+            {
+                "step": 1,
+                "action": "set_status",
+                "loadBalancerId": "lb-1",
+                "listenerId": "lsn-a",
+                "backend": "vm-2",
+                "healthStatus": "Dead",
+            },
+            dict(at, step=2, backend="vm-2", ports=[80, 8080]),  # 80 takes the common Dead
+        ]
+    )
+    emu = make_emulator(data)
+    expected = [
+        [(8080, "Alive")],
+        [(9090, "Alive")],
+        [(9090, "Alive"), (9091, "Alive")],
+        [(9090, "Dead"), (9091, "Alive")],
+        [],  # Alive + Unknown: the backend reports Unknown, without detail
+        [(9093, "Alive")],
+    ]
+    for step, ports in enumerate(expected):
+        rows = health(signed_post, emu, "lb-1", "lsn-a")
+        assert detail(rows[0]) == ports, step
+        assert rows[0]["backendPort"] == 8080  # the backend itself is not renumbered
+        assert rows == emu.ground_truth_for("lb-1", "lsn-a")
+        if step == 4:
+            assert rows[0]["healthStatus"] == "Unknown"
+            state = emu.scenario.fleet_at(4)[0].listeners[0].backends[0].port_status
+            assert state == {9091: "Alive", 9092: "Unknown"}
+        if step == 2:
+            assert detail(rows[1]) == [(80, "Dead"), (8080, "Dead")]
+        emu.advance()
+
+
+def test_add_and_remove_load_balancers(make_emulator: Make, signed_post: Post) -> None:
+    spec = {
+        "loadBalancerId": "lb-2",
+        "loadBalancerName": "late",
+        "listeners": [
+            {
+                "listenerId": "lsn-2",
+                "listenerPort": "443",
+                "backends": [{"instanceId": "vm-9", "privateIpAddress": "10.0.9.9"}],
+            }
+        ],
+    }
+    data = two_listener_scenario(
+        timeline=[
+            {"step": 1, "action": "add_load_balancer", "loadBalancerSpec": spec},
+            {"step": 2, "action": "remove_load_balancer", "loadBalancerId": "lb-1"},
+            {
+                "step": 3,
+                "action": "add_load_balancer",
+                "loadBalancerId": "lb-1",
+                "loadBalancerSpec": {"loadBalancerId": "lb-1", "loadBalancerName": "back"},
+            },
+        ],
+        faults=[{"type": "throttle", "loadBalancerId": "lb-2", "fromStep": 4}],
+    )
+    emu = make_emulator(data)
+
+    def listed() -> list[str]:
+        resp = signed_post(emu, "DescribeLoadBalancers", {})
+        return [lb["loadBalancerId"] for lb in body_of(resp)["response"]["dataSet"]]
+
+    assert listed() == emu.load_balancer_ids() == ["lb-1"]
+    emu.advance()
+    assert listed() == emu.load_balancer_ids() == ["lb-1", "lb-2"]
+    rows = health(signed_post, emu, "lb-2")
+    assert [r["instanceId"] for r in rows] == ["vm-9"]
+    assert emu.ground_truth() == {"lb-1": health(signed_post, emu, "lb-1"), "lb-2": rows}
+
+    emu.advance()  # step 2: lb-1 removed
+    assert listed() == emu.load_balancer_ids() == ["lb-2"]
+    not_found = (404, "INVALID_LOAD_BALANCER_NOT_FOUND")
+    assert health(signed_post, emu, "lb-1") == not_found
+    assert health(signed_post, emu, "lb-1", "lsn-a") == not_found
+    resp = signed_post(emu, "DescribeListeners", {"loadBalancerId": "lb-1"})
+    assert (resp.status, body_of(resp)["code"]) == not_found
+    assert set(emu.ground_truth()) == {"lb-2"}
+    with pytest.raises(FleetLookupError) as info:
+        emu.ground_truth_for("lb-1")
+    assert info.value.code == "INVALID_LOAD_BALANCER_NOT_FOUND"
+    assert "'lb-1' not found at step 2" in str(info.value)
+
+    emu.advance()  # step 3: lb-1 is back, last in the list, with no listener
+    assert listed() == emu.load_balancer_ids() == ["lb-2", "lb-1"]
+    assert health(signed_post, emu, "lb-1") == []
+    assert health(signed_post, emu, "lb-1", "lsn-a") == (404, "INVALID_LISTENER_NOT_FOUND")
+    emu.advance()  # a fault may name a load balancer only the timeline adds
+    assert health(signed_post, emu, "lb-2") == (429, "REQUEST_LIMIT_EXCEEDED")
+    assert emu.ground_truth()["lb-2"] == rows  # faults never show in the ground truth
+
+
+def test_add_and_remove_listeners(make_emulator: Make, signed_post: Post) -> None:
+    data = two_listener_scenario(
+        timeline=[
+            {
+                "step": 1,
+                "action": "add_listener",
+                "loadBalancerId": "lb-1",
+                "listenerSpec": {
+                    "listenerId": "lsn-c",
+                    "listenerPort": "8000-8001",
+                    "healthCheck": {"enabled": False},
+                    "backends": [{"privateIpAddress": "10.0.0.7"}],
+                },
+            },
+            {
+                "step": 2,
+                "action": "remove_listener",
+                "loadBalancerId": "lb-1",
+                "listenerId": "lsn-a",
+            },
+        ]
+    )
+    emu = make_emulator(data)
+
+    def listener_ids() -> list[str]:
+        resp = signed_post(emu, "DescribeListeners", {"loadBalancerId": "lb-1"})
+        return [lsn["listenerId"] for lsn in body_of(resp)["response"]["listeners"]]
+
+    emu.advance()
+    assert listener_ids() == ["lsn-a", "lsn-b", "lsn-c"]
+    added = health(signed_post, emu, "lb-1", "lsn-c")
+    assert added == [
+        {
+            "listenerId": "lsn-c",
+            "listenerName": "lsn-c",
+            "protocol": "TCP",
+            "listenerPort": "8000-8001",
+            "privateIpAddress": "10.0.0.7",
+            "weight": 100,
+            "healthStatus": "Close",
+        }
+    ]
+    emu.advance()  # lsn-a removed
+    assert listener_ids() == ["lsn-b", "lsn-c"]
+    assert health(signed_post, emu, "lb-1", "lsn-a") == (404, "INVALID_LISTENER_NOT_FOUND")
+    rows = health(signed_post, emu, "lb-1")
+    assert [(r["listenerId"], r.get("instanceId")) for r in rows] == [
+        ("lsn-b", "vm-3"),
+        ("lsn-c", None),
+    ]
+    assert emu.ground_truth() == {"lb-1": rows}
+    with pytest.raises(LookupError, match="listener 'lsn-a' not found at step 2"):
+        emu.ground_truth_for("lb-1", "lsn-a")
+
+
+def test_one_instance_with_two_ips_on_one_listener(
+    make_emulator: Make, signed_post: Post, scenario_dict: Callable[..., dict[str, Any]]
+) -> None:
+    backends = [
+        {"instanceId": "vm-1", "privateIpAddress": "10.0.0.1", "backendPort": 8080},
+        {"instanceId": "vm-1", "privateIpAddress": "10.0.0.2", "backendPort": 8080},
+        {"privateIpAddress": "10.0.0.1", "backendPort": 8080},  # IP-only beside vm-1's IP
+    ]
+    at = {"step": 1, "loadBalancerId": "lb-1", "listenerId": "lsn-1", "action": "set_status"}
+    data = scenario_dict(
+        timeline=[
+            dict(at, backend="vm-1@10.0.0.2", healthStatus="Dead"),
+            dict(at, backend="@10.0.0.1", healthStatus="Unknown"),
+            dict(at, backend="10.0.0.2", backendPort=8080, healthStatus="Dead"),
+        ]
+    )
+    data["loadBalancers"][0]["listeners"][0]["backends"] = backends
+    emu = make_emulator(data)
+    rows = health(signed_post, emu, "lb-1")
+    assert [(r.get("instanceId"), r["privateIpAddress"]) for r in rows] == [
+        ("vm-1", "10.0.0.1"),
+        ("vm-1", "10.0.0.2"),
+        (None, "10.0.0.1"),
+    ]
+    emu.advance()
+    assert [r["healthStatus"] for r in health(signed_post, emu, "lb-1")] == [
+        "Alive",
+        "Dead",
+        "Unknown",
+    ]
+    resp = signed_post(emu, "DescribeLoadBalancers", {})
+    assert body_of(resp)["response"]["dataSet"][0]["backendServerCount"] == 2  # vm-1, 10.0.0.1
+
+
+@pytest.mark.parametrize(
+    ("backends", "event", "message"),
+    [
+        (
+            [
+                {"instanceId": "vm-1", "privateIpAddress": "10.0.0.1", "backendPort": 8080},
+                {"instanceId": "vm-1", "privateIpAddress": "10.0.0.2", "backendPort": 8080},
+            ],
+            {"backend": "vm-1"},
+            "'vm-1' is ambiguous in listener 'lsn-1' at step 1: it matches "
+            "vm-1@10.0.0.1 backendPort 8080, vm-1@10.0.0.2 backendPort 8080; "
+            "name it as 'instanceId@privateIpAddress'",
+        ),
+        (
+            [
+                {"instanceId": "vm-1", "privateIpAddress": "10.0.0.1", "backendPort": 8080},
+                {"privateIpAddress": "10.0.0.1", "backendPort": 8080},
+            ],
+            {"backend": "10.0.0.1", "backendPort": 8080},
+            "matches vm-1@10.0.0.1 backendPort 8080, @10.0.0.1 backendPort 8080; name it as "
+            "'instanceId@privateIpAddress' ('@ip' for an IP-only backend)",
+        ),
+        (
+            [
+                {"instanceId": "vm-1", "privateIpAddress": "10.0.0.1", "backendPort": 8080},
+                {"instanceId": "vm-1", "privateIpAddress": "10.0.0.1", "backendPort": 9090},
+            ],
+            {"backend": "vm-1@10.0.0.1"},
+            "backendPort 8080, vm-1@10.0.0.1 backendPort 9090; add 'backendPort'",
+        ),
+        (
+            [{"instanceId": "vm-1", "privateIpAddress": "10.0.0.1", "backendPort": 8080}],
+            {"backend": "vm-1@10.0.0.9"},
+            "no backend 'vm-1@10.0.0.9' in listener 'lsn-1' at step 1",
+        ),
+    ],
+)
+def test_ambiguous_backend_references_say_what_is_ambiguous(
+    scenario_dict: Callable[..., dict[str, Any]],
+    backends: list[dict[str, Any]],
+    event: dict[str, Any],
+    message: str,
+) -> None:
+    data = scenario_dict(
+        timeline=[
+            dict(
+                event,
+                step=1,
+                action="remove_backend",
+                loadBalancerId="lb-1",
+                listenerId="lsn-1",
+            )
+        ]
+    )
+    data["loadBalancers"][0]["listeners"][0]["backends"] = backends
+    with pytest.raises(ScenarioError) as info:
+        Scenario.from_dict(data)
+    assert info.value.field == "timeline[0].backend"
+    assert message in str(info.value)
+
+
+def test_same_instance_ip_and_port_twice_is_refused(
+    scenario_dict: Callable[..., dict[str, Any]],
+) -> None:
+    data = scenario_dict()
+    backends = data["loadBalancers"][0]["listeners"][0]["backends"]
+    backends.append(dict(backends[0], weight=5))
+    with pytest.raises(ScenarioError) as info:
+        Scenario.from_dict(data)
+    assert info.value.field == "loadBalancers[0].listeners[0].backends[2]"
+    assert "duplicate backend vm-1@10.0.0.1 backendPort 8080" in str(info.value)
+
+
+# --------------------------------------------------------------------------- listener + row faults
+
+
+def test_listener_scoped_faults(make_emulator: Make, signed_post: Post) -> None:
+    data = two_listener_scenario(
+        steps=3,
+        faults=[
+            {"type": "not_found", "loadBalancerId": "lb-1", "listenerId": "lsn-b", "toStep": 0},
+            {
+                "type": "server_error",
+                "status": 503,
+                "loadBalancerId": "lb-1",
+                "listenerId": "lsn-b",
+                "fromStep": 1,
+                "toStep": 1,
+            },
+        ],
+    )
+    emu = make_emulator(data)
+    truth_a = emu.ground_truth_for("lb-1", "lsn-a")
+    for failure in ((404, "INVALID_LISTENER_NOT_FOUND"), (503, "SERVICE_UNAVAILABLE")):
+        assert health(signed_post, emu, "lb-1", "lsn-b") == failure
+        assert emu.request_log[-1]["listenerId"] == "lsn-b"
+        assert emu.request_log[-1]["fault"] in ("not_found", "server_error")
+        assert health(signed_post, emu, "lb-1", "lsn-a") == truth_a
+        # Requests without that listenerId are unaffected.
+        assert health(signed_post, emu, "lb-1") == emu.ground_truth()["lb-1"]
+        listeners = {"loadBalancerId": "lb-1", "listenerIds": ["lsn-b"]}
+        assert signed_post(emu, "DescribeListeners", listeners).status == 200
+        emu.advance()
+    assert len(health(signed_post, emu, "lb-1", "lsn-b")) == 1
+
+
+def test_bad_rows_fault_appends_defective_rows(make_emulator: Make, signed_post: Post) -> None:
+    data = two_listener_scenario(faults=[{"type": "bad_rows", "loadBalancerId": "lb-1"}])
+    emu = make_emulator(data)
+    truth = emu.ground_truth()["lb-1"]
+    rows = health(signed_post, emu, "lb-1")
+    assert emu.request_log[-1]["fault"] == "bad_rows"
+    assert rows[: len(truth)] == truth  # the real rows: intact, first, in order
+    no_identity, no_status, no_listener, not_object, bad_detail = rows[len(truth) :]
+    first = truth[0]
+    assert no_identity == {
+        k: v for k, v in first.items() if k not in ("instanceId", "privateIpAddress")
+    }
+    assert no_status == {k: v for k, v in first.items() if k != "healthStatus"}
+    assert no_listener == {k: v for k, v in first.items() if k != "listenerId"}
+    assert isinstance(not_object, str)
+    assert bad_detail == dict(first, healthStatusDetail=[{"healthStatus": "Alive"}])
+    # A chosen subset, in the order given; DescribeListeners is never altered.
+    emu2 = make_emulator(
+        two_listener_scenario(faults=[{"type": "bad_rows", "rows": ["not_object", "no_status"]}])
+    )
+    rows = health(signed_post, emu2, "lb-1", "lsn-b")
+    assert rows[0] == emu2.ground_truth_for("lb-1", "lsn-b")[0]
+    assert rows[1] == "emulator: not a backend object"
+    assert rows[2] == {k: v for k, v in rows[0].items() if k != "healthStatus"}
+    assert len(rows) == 3
+    resp = signed_post(emu2, "DescribeListeners", {"loadBalancerId": "lb-1"})
+    assert len(body_of(resp)["response"]["listeners"]) == 2
+
+
+def test_bad_rows_without_real_rows_invent_an_identity(
+    make_emulator: Make, signed_post: Post
+) -> None:
+    data = two_listener_scenario(faults=[{"type": "bad_rows", "rows": ["no_status", "bad_detail"]}])
+    data["loadBalancers"][0]["listeners"][1]["backends"] = []
+    emu = make_emulator(data)
+    rows = health(signed_post, emu, "lb-1", "lsn-b")
+    assert rows == [
+        {
+            "listenerId": "lsn-b",
+            "listenerName": "lsn-b",
+            "protocol": "TCP",
+            "listenerPort": "81",
+            "instanceId": "vm-emulator-invented",
+            "privateIpAddress": "192.0.2.1",
+            "weight": 100,
+            "healthStatusDetail": [{"port": 81, "healthStatus": "Alive"}],
+        },
+        {
+            "listenerId": "lsn-b",
+            "listenerName": "lsn-b",
+            "protocol": "TCP",
+            "listenerPort": "81",
+            "instanceId": "vm-emulator-invented",
+            "privateIpAddress": "192.0.2.1",
+            "weight": 100,
+            "healthStatus": "Alive",
+            "healthStatusDetail": [{"healthStatus": "Alive"}],
+        },
+    ]
+    assert emu.ground_truth_for("lb-1", "lsn-b") == []
+    # A load balancer without listeners: the invented row names an invented listener.
+    bare = {"loadBalancers": [{"loadBalancerId": "lb-1"}], "faults": [{"type": "bad_rows"}]}
+    rows = health(signed_post, make_emulator(bare), "lb-1")
+    assert rows[1]["listenerId"] == "lsn-emulator-invented"
+    assert rows[1]["privateIpAddress"] == "192.0.2.1"
+    assert "healthStatus" not in rows[1]
+
+
+def test_duplicate_rows_fault(make_emulator: Make, signed_post: Post) -> None:
+    emu = make_emulator(two_listener_scenario(faults=[{"type": "duplicate_rows"}]))
+    truth = emu.ground_truth()["lb-1"]
+    rows = health(signed_post, emu, "lb-1")
+    assert rows[:3] == truth
+    assert len(rows) == 6
+    for real, dup in zip(truth, rows[3:], strict=True):
+        assert dup == dict(
+            real,
+            healthStatus="Dead",
+            healthStatusDetail=[
+                {"port": d["port"], "healthStatus": "Dead"} for d in real["healthStatusDetail"]
+            ],
+        )
+    emu2 = make_emulator(
+        two_listener_scenario(
+            faults=[{"type": "duplicate_rows", "rows": 1, "healthStatus": "Close"}]
+        )
+    )
+    rows = health(signed_post, emu2, "lb-1", "lsn-a")
+    assert [(r["instanceId"], r["healthStatus"]) for r in rows] == [
+        ("vm-1", "Alive"),
+        ("vm-2", "Alive"),
+        ("vm-1", "Close"),
+    ]
+    assert rows[2]["healthStatusDetail"] == [{"port": 8080, "healthStatus": "Close"}]
+    assert emu2.ground_truth_for("lb-1", "lsn-a") == rows[:2]
+
+
+# --------------------------------------------------------------------------- shape validation
+
+
+def _event(**fields: Any) -> dict[str, Any]:
+    return dict({"step": 1, "loadBalancerId": "lb-1", "listenerId": "lsn-a"}, **fields)
+
+
+@pytest.mark.parametrize(
+    ("top", "field", "message"),
+    [
+        # set_ports
+        (
+            {"timeline": [_event(action="set_ports", backend="vm-1", ports=[])]},
+            "timeline[0].ports",
+            "at least one port",
+        ),
+        (
+            {"timeline": [_event(action="set_ports", backend="vm-1", ports=[80, 80])]},
+            "timeline[0].ports[1]",
+            "duplicate port 80",
+        ),
+        (
+            {"timeline": [_event(action="set_ports", backend="vm-1", ports=[0])]},
+            "timeline[0].ports[0]",
+            "1-65535",
+        ),
+        (
+            {"timeline": [_event(action="set_ports", backend="vm-1")]},
+            "timeline[0].ports",
+            "required field is missing (set_ports)",
+        ),
+        (
+            {"timeline": [_event(action="set_ports", backend="vm-1", ports=[80], port=80)]},
+            "timeline[0].port",
+            "not used by action 'set_ports'",
+        ),
+        (
+            {
+                "timeline": [
+                    _event(action="set_ports", backend="vm-1", ports=[80], healthStatus="Close")
+                ]
+            },
+            "timeline[0].healthStatus",
+            "expected one of",
+        ),
+        (
+            {"timeline": [_event(action="set_ports", backend="vm-9", ports=[80])]},
+            "timeline[0].backend",
+            "no backend 'vm-9'",
+        ),
+        # an event field the action does not use
+        (
+            {"timeline": [_event(action="set_health_check", enabled=False, backend="vm-1")]},
+            "timeline[0].backend",
+            "not used by action 'set_health_check'",
+        ),
+        # add_load_balancer / remove_load_balancer
+        (
+            {
+                "timeline": [
+                    {
+                        "step": 1,
+                        "action": "add_load_balancer",
+                        "loadBalancerSpec": {"loadBalancerId": "lb-1"},
+                    }
+                ]
+            },
+            "timeline[0].loadBalancerSpec.loadBalancerId",
+            "'lb-1' already exists at step 1",
+        ),
+        (
+            {
+                "timeline": [
+                    {
+                        "step": 1,
+                        "action": "add_load_balancer",
+                        "loadBalancerSpec": {
+                            "loadBalancerId": "lb-2",
+                            "listeners": [
+                                {
+                                    "listenerId": "l",
+                                    "listenerPort": "80",
+                                    "backends": [{"privateIpAddress": "10.0.0.1", "weight": -1}],
+                                }
+                            ],
+                        },
+                    }
+                ]
+            },
+            "timeline[0].loadBalancerSpec.listeners[0].backends[0].weight",
+            "between 0 and 10000",
+        ),
+        (
+            {
+                "timeline": [
+                    {
+                        "step": 1,
+                        "action": "add_load_balancer",
+                        "loadBalancerId": "lb-3",
+                        "loadBalancerSpec": {"loadBalancerId": "lb-2"},
+                    }
+                ]
+            },
+            "timeline[0].loadBalancerId",
+            "differs from loadBalancerSpec.loadBalancerId 'lb-2'",
+        ),
+        (
+            {"timeline": [{"step": 1, "action": "add_load_balancer"}]},
+            "timeline[0].loadBalancerSpec",
+            "required field is missing",
+        ),
+        (
+            {"timeline": [{"step": 1, "action": "remove_load_balancer", "loadBalancerId": "lb-9"}]},
+            "timeline[0].loadBalancerId",
+            "no load balancer 'lb-9' at step 1",
+        ),
+        (
+            {
+                "timeline": [
+                    {"step": 1, "action": "remove_load_balancer", "loadBalancerId": "lb-1"},
+                    {"step": 2, "action": "remove_load_balancer", "loadBalancerId": "lb-1"},
+                ]
+            },
+            "timeline[1].loadBalancerId",
+            "no load balancer 'lb-1' at step 2",
+        ),
+        (
+            {"timeline": [_event(action="remove_load_balancer")]},
+            "timeline[0].listenerId",
+            "not used by action 'remove_load_balancer'",
+        ),
+        (
+            {
+                "timeline": [
+                    {"step": 1, "action": "remove_load_balancer", "loadBalancerId": "lb-1"},
+                    _event(step=2, action="set_health_check", enabled=False),
+                ]
+            },
+            "timeline[1].loadBalancerId",
+            "no load balancer 'lb-1' at step 2",
+        ),
+        # add_listener / remove_listener
+        (
+            {
+                "timeline": [
+                    {
+                        "step": 1,
+                        "action": "add_listener",
+                        "loadBalancerId": "lb-1",
+                        "listenerSpec": {"listenerId": "lsn-b", "listenerPort": "82"},
+                    }
+                ]
+            },
+            "timeline[0].listenerSpec.listenerId",
+            "'lsn-b' already exists in 'lb-1' at step 1",
+        ),
+        (
+            {
+                "timeline": [
+                    {
+                        "step": 1,
+                        "action": "add_listener",
+                        "loadBalancerId": "lb-1",
+                        "listenerSpec": {"listenerId": "lsn-c"},
+                    }
+                ]
+            },
+            "timeline[0].listenerSpec.listenerPort",
+            "required field is missing",
+        ),
+        (
+            {"timeline": [{"step": 1, "action": "remove_listener", "loadBalancerId": "lb-1"}]},
+            "timeline[0].listenerId",
+            "required field is missing (remove_listener)",
+        ),
+        (
+            {"timeline": [_event(action="remove_listener", listenerId="lsn-z")]},
+            "timeline[0].listenerId",
+            "no listener 'lsn-z' in 'lb-1' at step 1",
+        ),
+        (
+            {
+                "timeline": [
+                    _event(action="remove_listener"),
+                    _event(step=2, action="set_status", backend="vm-1", healthStatus="Dead"),
+                ]
+            },
+            "timeline[1].listenerId",
+            "no listener 'lsn-a' in 'lb-1' at step 2",
+        ),
+        # listener-scoped faults
+        (
+            {"faults": [{"type": "throttle", "listenerId": "lsn-a"}]},
+            "faults[0].listenerId",
+            "needs its loadBalancerId",
+        ),
+        (
+            {"faults": [{"type": "throttle", "loadBalancerId": "lb-1", "listenerId": "lsn-z"}]},
+            "faults[0].listenerId",
+            "no listener 'lsn-z' in 'lb-1' at any step",
+        ),
+        (
+            {
+                "faults": [
+                    {
+                        "type": "throttle",
+                        "loadBalancerId": "lb-1",
+                        "listenerId": "lsn-a",
+                        "actions": ["DescribeBackendHealth", "DescribeListeners"],
+                    }
+                ]
+            },
+            "faults[0].actions[1]",
+            "a fault with a listenerId applies to DescribeBackendHealth only",
+        ),
+        # bad_rows / duplicate_rows
+        (
+            {"faults": [{"type": "bad_rows", "rows": []}]},
+            "faults[0].rows",
+            "expected at least one of",
+        ),
+        (
+            {"faults": [{"type": "bad_rows", "rows": ["no_status", "nope"]}]},
+            "faults[0].rows[1]",
+            "expected one of ['no_identity'",
+        ),
+        (
+            {"faults": [{"type": "bad_rows", "rows": ["no_status", "no_status"]}]},
+            "faults[0].rows[1]",
+            "duplicate row kind 'no_status'",
+        ),
+        ({"faults": [{"type": "bad_rows", "rows": 2}]}, "faults[0].rows", "expected a list"),
+        (
+            {"faults": [{"type": "bad_rows", "healthStatus": "Dead"}]},
+            "faults[0].healthStatus",
+            "not used by fault type 'bad_rows'",
+        ),
+        (
+            {"faults": [{"type": "bad_rows", "actions": ["DescribeListeners"]}]},
+            "faults[0].actions[0]",
+            "fault type 'bad_rows' applies to DescribeBackendHealth only",
+        ),
+        (
+            {"faults": [{"type": "duplicate_rows", "rows": 0}]},
+            "faults[0].rows",
+            "expected an integer >= 1",
+        ),
+        (
+            {"faults": [{"type": "duplicate_rows", "rows": ["no_status"]}]},
+            "faults[0].rows",
+            "expected an integer",
+        ),
+        (
+            {"faults": [{"type": "duplicate_rows", "healthStatus": "dead"}]},
+            "faults[0].healthStatus",
+            "expected one of ['Alive', 'Dead', 'Unknown', 'Close']",
+        ),
+        (
+            {"faults": [{"type": "throttle", "rows": 1}]},
+            "faults[0].rows",
+            "not used by fault type 'throttle'",
+        ),
+        (
+            {"faults": [{"type": "throttle", "latencyMs": 5}]},
+            "faults[0].latencyMs",
+            "not used by fault type 'throttle'",
+        ),
+    ],
+)
+def test_shape_validation_names_the_field(top: dict[str, Any], field: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        Scenario.from_dict(two_listener_scenario(**top))
+    assert info.value.field == field
+    assert f"{field}: " in str(info.value)
+    assert message in str(info.value)
+
+
+def test_shapes_added_by_the_timeline_can_be_named_later() -> None:
+    """Faults and events may name load balancers and listeners that only the timeline adds."""
+    data = two_listener_scenario(
+        timeline=[
+            {
+                "step": 1,
+                "action": "add_load_balancer",
+                "loadBalancerSpec": {"loadBalancerId": "lb-2"},
+            },
+            {
+                "step": 2,
+                "action": "add_listener",
+                "loadBalancerId": "lb-2",
+                "listenerId": "lsn-x",
+                "listenerSpec": {"listenerId": "lsn-x", "listenerPort": "80"},
+            },
+            {
+                "step": 3,
+                "action": "add_backend",
+                "loadBalancerId": "lb-2",
+                "listenerId": "lsn-x",
+                "backendSpec": {"privateIpAddress": "10.0.0.5"},
+            },
+        ],
+        faults=[{"type": "not_found", "loadBalancerId": "lb-2", "listenerId": "lsn-x"}],
+    )
+    scenario = Scenario.from_dict(data)
+    assert scenario.load_balancer_ids == ["lb-1"]
+    assert scenario.load_balancer_ids_at(1) == ["lb-1", "lb-2"]
+    assert [b["privateIpAddress"] for b in scenario.describe_backend_health(3, "lb-2")] == [
+        "10.0.0.5"
+    ]
+    # The spec in the scenario is not shared with the states built from it.
+    assert scenario.describe_backend_health(1, "lb-2") == []
 
 
 # --------------------------------------------------------------------------- logging and CLI

@@ -157,3 +157,71 @@ def test_sdk_retries_the_emulators_throttle(
     request.loadBalancerId = "lb-1"
     assert len(client.DescribeBackendHealth(request).backends) == 2
     assert [e["status"] for e in emu.request_log] == [429, 429, 200]
+
+
+def test_sdk_parses_the_fleet_shapes(
+    make_emulator: Callable[..., Emulator], scenario_dict: Callable[..., dict[str, Any]]
+) -> None:
+    """One instance under two IPs, renumbered ports, a load balancer the timeline adds, and
+    duplicated rows: the SDK's models take them all."""
+    data = scenario_dict(
+        timeline=[
+            {
+                "step": 1,
+                "action": "set_ports",
+                "loadBalancerId": "lb-1",
+                "listenerId": "lsn-1",
+                "backend": "vm-1@10.0.0.1",
+                "ports": [8080, 9090],
+            },
+            {
+                "step": 1,
+                "action": "add_load_balancer",
+                "loadBalancerSpec": {"loadBalancerId": "lb-2", "loadBalancerName": "late"},
+            },
+        ],
+        faults=[{"type": "duplicate_rows", "loadBalancerId": "lb-1", "rows": 1}],
+    )
+    data["loadBalancers"][0]["listeners"][0]["backends"][1]["instanceId"] = "vm-1"
+    emu = make_emulator(data)
+    emu.advance()
+    client = sdk_client(emu)
+    request = models.DescribeBackendHealthRequest()
+    request.loadBalancerId = "lb-1"
+    rows = client.DescribeBackendHealth(request).backends
+    parsed = [without_none(b.serialize(allow_none=True)) for b in rows]
+    truth = emu.ground_truth()["lb-1"]
+    assert parsed[:2] == truth
+    assert [(b.instanceId, b.privateIpAddress, b.healthStatus) for b in rows] == [
+        ("vm-1", "10.0.0.1", "Alive"),
+        ("vm-1", "10.0.0.2", "Alive"),
+        ("vm-1", "10.0.0.1", "Dead"),
+    ]
+    assert [(d.port, d.healthStatus) for d in rows[0].healthStatusDetail] == [
+        (8080, "Alive"),
+        (9090, "Alive"),
+    ]
+    lbs = client.DescribeLoadBalancers(models.DescribeLoadBalancersRequest()).dataSet
+    assert [(lb.loadBalancerId, lb.listenerCount) for lb in lbs] == [("lb-1", 1), ("lb-2", 0)]
+
+
+def test_sdk_and_bad_rows(
+    make_emulator: Callable[..., Emulator], scenario_dict: Callable[..., dict[str, Any]]
+) -> None:
+    """Object rows with a defect parse (the missing fields come out None); a row that is not an
+    object crashes the SDK's model (`str.get`): a client built on it must guard its own parse."""
+    usable = ["no_identity", "no_status", "no_listener", "bad_detail"]
+    emu = make_emulator(scenario_dict(faults=[{"type": "bad_rows", "rows": usable}]))
+    request = models.DescribeBackendHealthRequest()
+    request.loadBalancerId = "lb-1"
+    rows = sdk_client(emu).DescribeBackendHealth(request).backends
+    assert len(rows) == 6
+    no_identity, no_status, no_listener, bad_detail = rows[2:]
+    assert (no_identity.instanceId, no_identity.privateIpAddress) == (None, None)
+    assert no_status.healthStatus is None
+    assert no_listener.listenerId is None
+    assert bad_detail.healthStatusDetail[0].port is None
+
+    emu2 = make_emulator(scenario_dict(faults=[{"type": "bad_rows", "rows": ["not_object"]}]))
+    with pytest.raises(AttributeError):
+        sdk_client(emu2).DescribeBackendHealth(request)

@@ -2,6 +2,7 @@
 
 from zlb_health_tools.emulator.demo import demo_scenario
 from zlb_health_tools.emulator.scenario import (
+    FleetLookupError,
     Scenario,
     ScenarioError,
     generate_fleet,
@@ -23,6 +24,7 @@ __all__ = [
     "DEMO_ACCESS_KEY_PASSWORD",
     "DEMO_TOKEN",
     "Emulator",
+    "FleetLookupError",
     "Scenario",
     "ScenarioError",
     "demo_credentials",

@@ -12,6 +12,7 @@ step, fault).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import random
@@ -33,6 +34,7 @@ from zlb_health.zenlayer.credentials import AccessKey, BearerToken, Credentials
 from zlb_health_tools.emulator.demo import demo_scenario
 from zlb_health_tools.emulator.scenario import (
     ACTIONS,
+    BACKEND_HEALTH,
     Fault,
     FleetLookupError,
     Scenario,
@@ -98,6 +100,39 @@ _LIST_FIELDS: Final = {
     "DescribeListeners": "listeners",
     "DescribeLoadBalancers": "dataSet",
 }
+
+
+def bad_row(kind: str, template: dict[str, Any]) -> Any:
+    """One defective row of a `bad_rows` fault, derived from `template` (a real row of the
+    answer, else an invented one) so that it differs from a usable row only by its defect."""
+    if kind == "not_object":
+        return "emulator: not a backend object"
+    row = copy.deepcopy(template)
+    if kind == "no_identity":
+        row.pop("instanceId", None)
+        row.pop("privateIpAddress", None)
+    elif kind == "no_status":
+        row.pop("healthStatus", None)
+    elif kind == "no_listener":
+        row.pop("listenerId", None)
+    elif kind == "bad_detail":
+        detail = row.get("healthStatusDetail")
+        if detail:
+            del detail[0]["port"]
+        else:  # Close or Unknown rows have no detail: give them a defective one
+            row["healthStatusDetail"] = [{"healthStatus": row["healthStatus"]}]
+    else:
+        raise ValueError(f"bad_row: unknown kind {kind!r}")
+    return row
+
+
+def duplicate_row(row: dict[str, Any], status: str) -> dict[str, Any]:
+    """A copy of `row` reporting `status`, in its healthStatusDetail too (`duplicate_rows`)."""
+    dup = copy.deepcopy(row)
+    dup["healthStatus"] = status
+    for entry in dup.get("healthStatusDetail", ()):
+        entry["healthStatus"] = status
+    return dup
 
 
 class ApiError(Exception):
@@ -251,13 +286,28 @@ class Emulator:
         with self._lock:
             self._manual_steps += steps
 
+    def load_balancer_ids(self) -> list[str]:
+        """The load balancers that exist now, in DescribeLoadBalancers order."""
+        return self.scenario.load_balancer_ids_at(self.step)
+
     def ground_truth(self) -> dict[str, list[dict[str, Any]]]:
-        """lbId -> backends exactly as a fault-free DescribeBackendHealth reports them now."""
-        step = self.step
+        """lbId -> backends exactly as a fault-free DescribeBackendHealth reports them now,
+        for every load balancer that exists now (faults never show here)."""
+        step = self.step  # once: with step_seconds the clock may move on meanwhile
         return {
             lb_id: self.scenario.describe_backend_health(step, lb_id)
-            for lb_id in self.scenario.load_balancer_ids
+            for lb_id in self.scenario.load_balancer_ids_at(step)
         }
+
+    def ground_truth_for(
+        self, load_balancer_id: str, listener_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The backends a fault-free DescribeBackendHealth with these parameters answers now.
+
+        Raises `FleetLookupError` (a LookupError; `.code` is the 404 code the API answers) when
+        the load balancer or the listener does not exist now.
+        """
+        return self.scenario.describe_backend_health(self.step, load_balancer_id, listener_id)
 
     # ------------------------------------------------------------------ request handling
 
@@ -271,6 +321,7 @@ class Emulator:
             "requestId": request_id,
             "action": headers.get("x-zc-action"),
             "loadBalancerId": None,
+            "listenerId": None,
             "status": None,
             "fault": None,
             "step": step,
@@ -297,9 +348,11 @@ class Emulator:
         if self.log_requests:
             fault = f" fault={entry['fault']}" if entry["fault"] else ""
             status = "dropped" if reply.drop else str(reply.status)
+            target = entry["loadBalancerId"] or "-"
+            if entry["listenerId"]:
+                target += f"/{entry['listenerId']}"
             print(
-                f"emulator: {status} {entry['action'] or '-'} {entry['loadBalancerId'] or '-'} "
-                f"step={step}{fault}",
+                f"emulator: {status} {entry['action'] or '-'} {target} step={step}{fault}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -339,11 +392,18 @@ class Emulator:
             raise ApiError(400, "INVALID_PARAMETER", "request body is not valid JSON") from exc
         if not isinstance(params, dict):
             raise ApiError(400, "INVALID_PARAMETER", "request body must be a JSON object")
-        lb_id = params.get("loadBalancerId")
-        if isinstance(lb_id, str):
-            entry["loadBalancerId"] = lb_id
+        raw_lb_id = params.get("loadBalancerId")
+        lb_id = raw_lb_id if isinstance(raw_lb_id, str) else None
+        entry["loadBalancerId"] = lb_id
+        raw_listener_id = params.get("listenerId")
+        listener_id = (
+            raw_listener_id
+            if action == BACKEND_HEALTH and isinstance(raw_listener_id, str)
+            else None
+        )
+        entry["listenerId"] = listener_id
 
-        fault = self._pick_fault(step, action, lb_id if isinstance(lb_id, str) else None, entry)
+        fault = self._pick_fault(step, action, lb_id, listener_id, entry)
         if fault is not None:
             early = self._early_fault_reply(fault, request_id)
             if early is not None:
@@ -356,6 +416,14 @@ class Emulator:
                 response.pop(list_field, None)
             else:
                 response[list_field] = []
+        elif fault is not None and fault.type == "bad_rows":
+            rows = response["backends"]
+            assert lb_id is not None  # noqa: S101 - the request was answered, so it named one
+            template = rows[0] if rows else self.scenario.invented_row(step, lb_id, listener_id)
+            rows.extend(bad_row(kind, template) for kind in fault.row_kinds)
+        elif fault is not None and fault.type == "duplicate_rows":
+            rows = response["backends"]
+            rows.extend(duplicate_row(row, fault.health_status) for row in rows[: fault.row_count])
         envelope: dict[str, Any] = {
             "requestId": request_id,
             "response": {"requestId": request_id, **response},
@@ -406,14 +474,19 @@ class Emulator:
     # ------------------------------------------------------------------ faults
 
     def _pick_fault(
-        self, step: int, action: str, lb_id: str | None, entry: dict[str, Any]
+        self,
+        step: int,
+        action: str,
+        lb_id: str | None,
+        listener_id: str | None,
+        entry: dict[str, Any],
     ) -> Fault | None:
         """Latency faults all apply (sleeping); the first other fault that fires is returned."""
         timeline_step = self.scenario.fault_step(step)
         applied: list[str] = []
         chosen: Fault | None = None
         for fault in self.scenario.faults:
-            if not fault.active(timeline_step, action, lb_id):
+            if not fault.active(timeline_step, action, lb_id, listener_id):
                 continue
             if fault.type != "latency" and chosen is not None:
                 continue
@@ -444,6 +517,10 @@ class Emulator:
         if fault.type == "server_error":
             code = _SERVER_ERROR_CODES[fault.status]
             return _error_reply(request_id, ApiError(fault.status, code, "server error"))
+        if fault.type == "not_found" and fault.listener_id is not None:
+            return _error_reply(
+                request_id, ApiError(404, "INVALID_LISTENER_NOT_FOUND", "listener not found")
+            )
         if fault.type == "not_found":
             return _error_reply(
                 request_id,
@@ -472,13 +549,7 @@ class Emulator:
                 return self._describe_listeners(params, step)
             return self._describe_load_balancers(params, step)
         except FleetLookupError as exc:
-            if exc.kind == "listener":
-                raise ApiError(
-                    404, "INVALID_LISTENER_NOT_FOUND", f"listener {exc.ident} not found"
-                ) from exc
-            raise ApiError(
-                404, "INVALID_LOAD_BALANCER_NOT_FOUND", f"load balancer {exc.ident} not found"
-            ) from exc
+            raise ApiError(404, exc.code, f"{exc.kind} {exc.ident} not found") from exc
 
     @staticmethod
     def _required_id(params: dict[str, Any], key: str) -> str:
