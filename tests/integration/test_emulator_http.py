@@ -1508,3 +1508,33 @@ def test_documented_example_scenario_is_valid() -> None:
     backends = scenario.describe_backend_health(2, "lb-1")
     assert backends[0]["healthStatusDetail"][1] == {"port": 8001, "healthStatus": "Dead"}
     assert {b["healthStatus"] for b in scenario.describe_backend_health(4, "lb-1")} == {"Close"}
+
+
+def test_documented_shapes_example_does_what_the_doc_says(
+    make_emulator: Make, signed_post: Post
+) -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
+    blocks = doc.read_text(encoding="utf-8").split("```json\n")[1:]
+    assert len(blocks) == 2
+    emu = make_emulator(json.loads(blocks[1].split("```", 1)[0]))
+    assert health(signed_post, emu, "lb-1", "lsn-b") == (503, "SERVICE_UNAVAILABLE")
+    emu.advance()  # step 1: vm-1's second IP renumbered 80 -> 8080
+    rows = health(signed_post, emu, "lb-1", "lsn-a")
+    assert [detail(r) for r in rows] == [[(80, "Alive")], [(8080, "Alive")]]
+    emu.advance()  # step 2: lsn-c added, two defective rows after the real ones
+    rows = health(signed_post, emu, "lb-1")
+    assert rows[:4] == emu.ground_truth()["lb-1"]
+    assert "healthStatus" not in rows[4]
+    assert isinstance(rows[5], str)
+    emu.advance()  # step 3: lsn-b gone, the first row doubled as Dead
+    rows = health(signed_post, emu, "lb-1")
+    assert [(r["listenerId"], r["healthStatus"]) for r in rows] == [
+        ("lsn-a", "Alive"),
+        ("lsn-a", "Alive"),
+        ("lsn-c", "Dead"),
+        ("lsn-a", "Dead"),
+    ]
+    emu.advance()
+    assert emu.load_balancer_ids() == ["lb-1", "lb-2"]
+    emu.advance()
+    assert emu.load_balancer_ids() == ["lb-1"]
