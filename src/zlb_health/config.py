@@ -30,6 +30,7 @@ ENV_VARS = frozenset(
         "API_CONCURRENCY",
         "SNAPSHOT_TTL_DAYS",
         "PER_LB_METRICS",
+        "STACK_NAME",
     }
 )
 # Local runs only, when no secret ARN is given.
@@ -78,6 +79,7 @@ class Config:
     snapshot_ttl_days: int
     per_lb_metrics: bool  # six CloudWatch custom metrics per load balancer (they cost)
     max_messages_per_run: int
+    stack_name: str = "zlb-health"  # named in every message, so stacks can share an inbox
 
     @property
     def api_url(self) -> str:
@@ -161,4 +163,5 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         snapshot_ttl_days=_int(env, "SNAPSHOT_TTL_DAYS", 30, minimum=1, maximum=3650),
         per_lb_metrics=_bool(env, "PER_LB_METRICS", default=True),
         max_messages_per_run=_int(env, "MAX_MESSAGES_PER_RUN", 10, minimum=2, maximum=100),
+        stack_name=env.get("STACK_NAME", "").strip() or "zlb-health",
     )

@@ -10,7 +10,7 @@ import pytest
 import urllib3
 
 from zlb_health.zenlayer import errors
-from zlb_health.zenlayer.client import ZenlayerClient
+from zlb_health.zenlayer.client import ZenlayerClient, parse_backends
 from zlb_health.zenlayer.credentials import AccessKey, BearerToken
 from zlb_health.zenlayer.models import HealthCheck, PortHealth
 
@@ -509,31 +509,53 @@ def test_backend_parsing_is_lenient_about_the_rest(stub: Any, make_client: Any) 
 
 
 @pytest.mark.parametrize(
-    ("entry", "where"),
+    ("entry", "where", "outcome"),
     [
-        ("not an object", "backends[1]"),
-        (backend(listenerId=None), "backends[1].listenerId"),
-        (backend(healthStatus=None), "backends[1].healthStatus"),
-        (backend(healthStatus=1), "backends[1].healthStatus"),
-        (backend(instanceId=None, privateIpAddress=None), "backends[1]"),
-        (backend(listenerName="n" * 257), "backends[1].listenerName"),
-        (backend(backendPort="80"), "backends[1].backendPort"),
-        (backend(healthStatusDetail={"port": 80}), "backends[1].healthStatusDetail"),
+        ("not an object", "backends[1]", "row skipped"),
+        (backend(listenerId=None), "backends[1].listenerId", "row skipped"),
+        (backend(instanceId=None, privateIpAddress=None), "backends[1]", "row skipped"),
+        (backend(listenerName="n" * 257), "backends[1].listenerName", "row skipped"),
+        (backend(backendPort="80"), "backends[1].backendPort", "row skipped"),
+        (backend(healthStatus=None), "backends[1].healthStatus", "status taken as Unknown"),
+        (backend(healthStatus=1), "backends[1].healthStatus", "status taken as Unknown"),
+        (backend(healthStatusDetail={"port": 80}), "backends[1].healthStatusDetail",
+         "status taken as Unknown"),
         (backend(healthStatusDetail=[{"port": "80", "healthStatus": "Alive"}]),
-         "backends[1].healthStatusDetail[0].port"),
+         "backends[1].healthStatusDetail[0].port", "status taken as Unknown"),
         (backend(healthStatusDetail=[{"port": 80}]),
-         "backends[1].healthStatusDetail[0].healthStatus"),
-        (backend(healthStatusDetail=["x"]), "backends[1].healthStatusDetail[0]"),
+         "backends[1].healthStatusDetail[0].healthStatus", "status taken as Unknown"),
+        (backend(healthStatusDetail=["x"]), "backends[1].healthStatusDetail[0]",
+         "status taken as Unknown"),
     ],
 )  # fmt: skip
-def test_bad_backend_entries_are_malformed(
-    stub: Any, make_client: Any, entry: Any, where: str
+def test_a_bad_backend_row_is_noted_and_the_others_kept(
+    stub: Any, make_client: Any, entry: Any, where: str, outcome: str
 ) -> None:
     stub.push(stub.ok({"backends": [backend(), entry]}, request_id="rid-bad"))
+    result = make_client().describe_backend_health("lb-1")
+    assert result.backends[0] == parse_one(backend())
+    (note,) = result.invalid_rows
+    assert note.startswith(where + ":")
+    assert note.endswith(f"({outcome})")
+    if outcome == "row skipped":
+        assert len(result.backends) == 1
+    else:
+        assert [(b.health_status, b.health_status_detail) for b in result.backends[1:]] == [
+            ("Unknown", ())
+        ]
+
+
+def test_an_answer_whose_rows_all_name_no_backend_is_malformed(stub: Any, make_client: Any) -> None:
+    stub.push(stub.ok({"backends": ["x", backend(listenerId=None)]}, request_id="rid-bad"))
     with pytest.raises(errors.MalformedResponseError) as info:
         make_client().describe_backend_health("lb-1")
-    assert info.value.message.startswith(where + ":")
+    assert info.value.message.startswith("backends: none of the 2 rows names a backend")
     assert info.value.request_id == "rid-bad"
+
+
+def parse_one(row: dict[str, Any]) -> Any:
+    (only,), _notes = parse_backends({"backends": [row]}, request_id=None)
+    return only
 
 
 def test_describe_load_balancers_follows_all_pages(stub: Any, make_client: Any) -> None:

@@ -235,67 +235,79 @@ def entry(**overrides: Any) -> dict[str, Any]:
 LONG = "x" * (MAX_STRING + 1)
 
 
+# Rows that name no usable backend: skipped (and noted), never the whole answer.
+UNUSABLE_ROWS = {
+    "long_instance_id": entry(instanceId=LONG),
+    "long_listener_id": entry(listenerId=LONG),
+    "long_listener_name": entry(listenerName=LONG),
+    "long_listener_port": entry(listenerPort=LONG),
+    "port_string": entry(backendPort="8080"),
+    "port_bool": entry(backendPort=True),
+    "weight_float": entry(weight=1.5),
+    "instance_list": entry(instanceId=["vm-1"]),
+    "listener_missing": entry(listenerId=None),
+    "no_target": entry(instanceId=None, privateIpAddress=None),
+    "entry_string": "vm-1",
+}
+# Rows that name a backend but whose health is unusable: kept, as Unknown (no data).
+UNUSABLE_HEALTH = {
+    "long_status": entry(healthStatus=LONG),
+    "status_int": entry(healthStatus=1),
+    "status_missing": entry(healthStatus=None),
+    "detail_object": entry(healthStatusDetail={"port": 1}),
+    "detail_port_string": entry(healthStatusDetail=[{"port": "80", "healthStatus": "Alive"}]),
+    "detail_status_int": entry(healthStatusDetail=[{"port": 80, "healthStatus": 7}]),
+    "detail_not_objects": entry(healthStatusDetail=["Alive"]),
+    "too_many_details": entry(
+        healthStatusDetail=[{"port": 1, "healthStatus": "Alive"}] * (MAX_DETAIL_ENTRIES + 1)
+    ),
+}
+GOOD = entry(instanceId="vm-good", privateIpAddress="10.0.0.9", healthStatus="Dead")
+
+
+@pytest.mark.parametrize("row", UNUSABLE_ROWS.values(), ids=UNUSABLE_ROWS.keys())
+def test_a_row_naming_no_backend_is_skipped_and_the_rest_used(row: Any) -> None:
+    backends, notes = parse_backends({"backends": [row, GOOD]}, request_id="req-1")
+    assert [(b.instance_id, b.health_status) for b in backends] == [("vm-good", "Dead")]
+    (note,) = notes
+    assert note.startswith("backends[0]")
+    assert note.endswith("(row skipped)")
+    assert LONG not in note  # the offending value is never echoed whole
+
+
+@pytest.mark.parametrize("row", UNUSABLE_HEALTH.values(), ids=UNUSABLE_HEALTH.keys())
+def test_a_row_with_unusable_health_is_no_data(row: dict[str, Any]) -> None:
+    backends, notes = parse_backends({"backends": [row, GOOD]}, request_id="req-1")
+    assert [(b.instance_id, b.health_status, b.health_status_detail) for b in backends] == [
+        ("vm-1", "Unknown", ()),
+        ("vm-good", "Dead", ()),
+    ]
+    (note,) = notes
+    assert note.startswith("backends[0]")
+    assert note.endswith("(status taken as Unknown)")
+    assert LONG not in note
+
+
 @pytest.mark.parametrize(
     "response",
     [
-        {"backends": [entry(instanceId=LONG)]},
-        {"backends": [entry(listenerId=LONG)]},
-        {"backends": [entry(healthStatus=LONG)]},
-        {"backends": [entry(listenerName=LONG)]},
-        {"backends": [entry(listenerPort=LONG)]},
-        {"backends": [entry(healthStatus=1)]},
-        {"backends": [entry(healthStatus=None)]},
-        {"backends": [entry(backendPort="8080")]},
-        {"backends": [entry(backendPort=True)]},
-        {"backends": [entry(weight=1.5)]},
-        {"backends": [entry(instanceId=["vm-1"])]},
-        {"backends": [entry(listenerId=None)]},
-        {"backends": [entry(instanceId=None, privateIpAddress=None)]},
-        {"backends": [entry(healthStatusDetail={"port": 1})]},
-        {"backends": [entry(healthStatusDetail=[{"port": "80", "healthStatus": "Alive"}])]},
-        {"backends": [entry(healthStatusDetail=[{"port": 80, "healthStatus": 7}])]},
-        {"backends": [entry(healthStatusDetail=["Alive"])]},
-        {
-            "backends": [
-                entry(
-                    healthStatusDetail=[{"port": 1, "healthStatus": "Alive"}]
-                    * (MAX_DETAIL_ENTRIES + 1)
-                )
-            ]
-        },
         {"backends": ["vm-1"]},
+        {"backends": [entry(instanceId=None, privateIpAddress=None)] * 2},
         {"backends": {"vm-1": "Alive"}},
         {"backends": None},
         {},
         {"backends": [entry()] * (MAX_BACKENDS + 1)},
     ],
     ids=[
-        "long_instance_id",
-        "long_listener_id",
-        "long_status",
-        "long_listener_name",
-        "long_listener_port",
-        "status_int",
-        "status_missing",
-        "port_string",
-        "port_bool",
-        "weight_float",
-        "instance_list",
-        "listener_missing",
-        "no_target",
-        "detail_object",
-        "detail_port_string",
-        "detail_status_int",
-        "detail_not_objects",
-        "too_many_details",
-        "entry_string",
+        "only_row_unusable",
+        "every_row_unusable",
         "backends_object",
         "backends_null",
         "backends_missing",
         "too_many_backends",
     ],
 )
-def test_bad_backend_answers_are_malformed_before_use(response: dict[str, Any]) -> None:
+def test_an_answer_not_of_the_documented_shape_is_malformed(response: dict[str, Any]) -> None:
     with pytest.raises(MalformedResponseError) as raised:
         parse_backends(response, request_id="req-1")
     assert raised.value.status == 200
@@ -308,6 +320,9 @@ def test_long_strings_are_never_echoed_in_the_error() -> None:
         parse_backends({"backends": [entry(instanceId=LONG)]}, request_id="r")
     assert LONG not in str(raised.value)
     assert "backends[0].instanceId" in str(raised.value)
+    backends, notes = parse_backends({"backends": [entry(instanceId=LONG), GOOD]}, request_id="r")
+    assert len(backends) == 1
+    assert "backends[0].instanceId" in notes[0]
 
 
 @pytest.mark.parametrize(

@@ -227,6 +227,7 @@ def test_environment_values_come_from_the_stack(template: dict[str, Any]) -> Non
     secret_id = the_resource(template, "AWS::SecretsManager::Secret")[0]
     assert env["TABLE_NAME"] == {"Ref": table_id}
     assert env["TOPIC_ARN"] == {"Ref": topic_id}
+    assert env["STACK_NAME"] == {"Ref": "AWS::StackName"}  # every message names its stack
     assert env["ZENLAYER_CREDENTIALS_SECRET_ARN"] == {
         "Fn::If": ["CreateCredentialsSecret", {"Ref": secret_id}, {"Ref": "CredentialsSecretArn"}]
     }

@@ -11,6 +11,7 @@ built from status, code, request id and (scrubbed, truncated) server text only.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -46,6 +47,7 @@ from zlb_health.zenlayer.errors import (
     ZenlayerError,
 )
 from zlb_health.zenlayer.models import (
+    UNKNOWN,
     BackendHealth,
     BackendHealthResult,
     HealthCheck,
@@ -175,9 +177,12 @@ class ZenlayerClient:
             payload["listenerId"] = listener_id
         action = "DescribeBackendHealth"
         reply = self._call(action, payload, deadline=deadline)
-        backends = parse_backends(reply.response, action=action, request_id=reply.request_id)
+        backends, notes = parse_backends(reply.response, action=action, request_id=reply.request_id)
         return BackendHealthResult(
-            request_id=reply.request_id, backends=backends, latency_ms=reply.latency_ms
+            request_id=reply.request_id,
+            backends=backends,
+            latency_ms=reply.latency_ms,
+            invalid_rows=notes,
         )
 
     def describe_load_balancers(
@@ -420,27 +425,26 @@ class ZenlayerClient:
             "code": code,
             "request_id": request_id,
             "action": action,
+            "detail": server_message,
         }
-        detail = server_message
-        if detail is None and data and _looks_like_html(data):
-            detail = "non-JSON (HTML) body"
-        suffix = f": {detail}" if detail else ""
+        if server_message is None and data and _looks_like_html(data):
+            kw["detail"] = "non-JSON (HTML) body"
         upper = (code or "").upper()
         if status == 403 and headers.get("cf-mitigated", "").strip().lower() == "challenge":
             return ClientRequestError("network security challenge (cf-mitigated)", **kw)
         if status == 429 or upper in _THROTTLE_CODES:
-            return ThrottledError(f"request rate limited{suffix}", **kw)
+            return ThrottledError("request rate limited", **kw)
         if status >= 500:
-            return ServerError(f"server error{suffix}", **kw)
+            return ServerError(f"server error (HTTP {status})", **kw)
         if status in (401, 403) or _is_auth_code(upper):
-            return AuthError(f"authentication or authorization failed{suffix}", **kw)
+            return AuthError("authentication or authorization failed", **kw)
         if status == 404 or "NOT_FOUND" in upper:
-            return NotFoundError(f"resource not found{suffix}", **kw)
+            return NotFoundError("resource not found", **kw)
         if status == 451:
-            return ClientRequestError(f"blocked by policy{suffix}", **kw)
+            return ClientRequestError("blocked by policy", **kw)
         if 300 <= status < 400:
-            return ClientRequestError(f"unexpected redirect{suffix}", **kw)
-        return ClientRequestError(f"request rejected{suffix}", **kw)
+            return ClientRequestError("unexpected redirect", **kw)
+        return ClientRequestError("request rejected", **kw)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -592,45 +596,75 @@ class _Shape:
 
 def parse_backends(
     response: Mapping[str, Any], *, action: str = "DescribeBackendHealth", request_id: str | None
-) -> tuple[BackendHealth, ...]:
+) -> tuple[tuple[BackendHealth, ...], tuple[str, ...]]:
+    """The answer's backends, and a note for each row that could not be used as it is.
+
+    Only an answer that is not the documented shape (no `backends` list, or rows none of which
+    names a backend) is malformed. A row that names no backend (not an object, no listenerId,
+    neither instanceId nor privateIpAddress) is skipped; a row that names one but whose status
+    or per-port detail is unusable is kept as Unknown ("no data"): one bad row never blinds
+    the rest of the load balancer, and never passes for a removal or an outage.
+    """
     shape = _Shape(action, request_id)
     raw = shape.as_list(response.get("backends"), "backends", limit=MAX_BACKENDS)
     out: list[BackendHealth] = []
+    notes: list[str] = []
     for index, item in enumerate(raw):
         where = f"backends[{index}]"
-        entry = shape.as_obj(item, where)
-        instance_id = shape.opt_str(entry, "instanceId", where) or None
-        private_ip = shape.opt_str(entry, "privateIpAddress", where) or ""
-        if instance_id is None and not private_ip:
-            raise shape.fail(where, "has neither privateIpAddress nor instanceId")
-        details: list[PortHealth] = []
-        raw_detail = entry.get("healthStatusDetail")
-        if raw_detail is not None:
-            detail_where = f"{where}.healthStatusDetail"
-            for d_index, d_item in enumerate(
-                shape.as_list(raw_detail, detail_where, limit=MAX_DETAIL_ENTRIES)
-            ):
-                d_where = f"{detail_where}[{d_index}]"
-                d_entry = shape.as_obj(d_item, d_where)
-                port = shape.opt_int(d_entry, "port", d_where)
-                if port is None:
-                    raise shape.fail(f"{d_where}.port", "missing or not an integer")
-                details.append(PortHealth(port, shape.req_str(d_entry, "healthStatus", d_where)))
+        try:
+            backend = _parse_identity(shape, item, where)
+        except MalformedResponseError as error:
+            notes.append(f"{error.message} (row skipped)")
+            continue
+        try:
+            health = _parse_health(shape, item, where)
+        except MalformedResponseError as error:
+            notes.append(f"{error.message} (status taken as Unknown)")
+            health = (UNKNOWN, ())
         out.append(
-            BackendHealth(
-                listener_id=shape.req_str(entry, "listenerId", where),
-                listener_name=shape.opt_str(entry, "listenerName", where) or "",
-                protocol=shape.opt_str(entry, "protocol", where) or "",
-                listener_port=shape.port_str(entry, "listenerPort", where),
-                instance_id=instance_id,
-                private_ip_address=private_ip,
-                backend_port=shape.opt_int(entry, "backendPort", where),
-                weight=shape.opt_int(entry, "weight", where),
-                health_status=shape.req_str(entry, "healthStatus", where),
-                health_status_detail=tuple(details),
-            )
+            dataclasses.replace(backend, health_status=health[0], health_status_detail=health[1])
         )
-    return tuple(out)
+    if raw and not out:
+        raise shape.fail("backends", f"none of the {len(raw)} rows names a backend: {notes[0]}")
+    return tuple(out), tuple(notes)
+
+
+def _parse_identity(shape: _Shape, item: object, where: str) -> BackendHealth:
+    entry = shape.as_obj(item, where)
+    instance_id = shape.opt_str(entry, "instanceId", where) or None
+    private_ip = shape.opt_str(entry, "privateIpAddress", where) or ""
+    if instance_id is None and not private_ip:
+        raise shape.fail(where, "has neither privateIpAddress nor instanceId")
+    return BackendHealth(
+        listener_id=shape.req_str(entry, "listenerId", where),
+        listener_name=shape.opt_str(entry, "listenerName", where) or "",
+        protocol=shape.opt_str(entry, "protocol", where) or "",
+        listener_port=shape.port_str(entry, "listenerPort", where),
+        instance_id=instance_id,
+        private_ip_address=private_ip,
+        backend_port=shape.opt_int(entry, "backendPort", where),
+        weight=shape.opt_int(entry, "weight", where),
+        health_status=UNKNOWN,
+    )
+
+
+def _parse_health(shape: _Shape, item: object, where: str) -> tuple[str, tuple[PortHealth, ...]]:
+    entry = shape.as_obj(item, where)
+    status = shape.req_str(entry, "healthStatus", where)
+    details: list[PortHealth] = []
+    raw_detail = entry.get("healthStatusDetail")
+    if raw_detail is not None:
+        detail_where = f"{where}.healthStatusDetail"
+        for d_index, d_item in enumerate(
+            shape.as_list(raw_detail, detail_where, limit=MAX_DETAIL_ENTRIES)
+        ):
+            d_where = f"{detail_where}[{d_index}]"
+            d_entry = shape.as_obj(d_item, d_where)
+            port = shape.opt_int(d_entry, "port", d_where)
+            if port is None:
+                raise shape.fail(f"{d_where}.port", "missing or not an integer")
+            details.append(PortHealth(port, shape.req_str(d_entry, "healthStatus", d_where)))
+    return status, tuple(details)
 
 
 def parse_load_balancer_page(

@@ -11,8 +11,9 @@
     │   └── ClientRequestError     any other 4xx
     └── MalformedResponseError     not JSON, HTML from a proxy, missing `response`, bad shapes
 
-Errors are matched by class, never by message text. No error ever holds a credential, a
-signature or an Authorization header: messages are built from status, code and request id only.
+Errors are matched by class, never by message text. `message` is ours (what failed); `detail` is
+what the API itself said (its `message` field, scrubbed and truncated), kept apart so that neither
+repeats the other. No error ever holds a credential, a signature or an Authorization header.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ class ZenlayerError(Exception):
         code: str | None = None,
         request_id: str | None = None,
         action: str | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.detail = detail
         self.status = status
         self.code = code
         self.request_id = request_id
@@ -43,6 +46,8 @@ class ZenlayerError(Exception):
     def one_line(self) -> str:
         """The single line the CLI prints and the logs carry."""
         bits = [f"{self.action or 'Zenlayer API'} failed ({self.kind}): {self.message}"]
+        if self.detail and self.detail != self.message:
+            bits[0] += f" (API said: {self.detail})"
         if self.status is not None:
             bits.append(f"http={self.status}")
         if self.code:

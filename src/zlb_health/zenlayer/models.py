@@ -53,6 +53,7 @@ class BackendHealthResult:
     request_id: str
     backends: tuple[BackendHealth, ...]
     latency_ms: float = 0.0
+    invalid_rows: tuple[str, ...] = ()  # what was wrong with each row skipped or taken as Unknown
 
 
 @dataclass(frozen=True, slots=True)
