@@ -15,17 +15,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import urllib3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from zlb_health.adapters import aws
+from zlb_health.adapters.aws import Deadline
 from zlb_health.adapters.publisher import SnsPublisher
 from zlb_health.adapters.secrets import SecretCredentials, credentials_from_environment
 from zlb_health.adapters.store import HealthStore
 from zlb_health.config import Config, load_config
+from zlb_health.engine.render import Origin
 from zlb_health.events import parse_scheduled_event
 from zlb_health.monitor import Monitor, RunReport
 from zlb_health.zenlayer.client import ZenlayerClient
@@ -47,6 +49,8 @@ for _noisy in ("botocore", "boto3", "urllib3"):
 # Time kept back from the API phase to save state and publish, whatever the function timeout.
 MIN_RESERVE_SECONDS = 3.0
 MAX_RESERVE_SECONDS = 12.0
+# The run ends this long before Lambda would stop it (logging and metrics still to flush).
+END_MARGIN_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -58,6 +62,7 @@ class Runtime:
     publisher: SnsPublisher
     pool: urllib3.PoolManager
     secret: SecretCredentials | None  # None: local run, credentials from the environment
+    origin: Origin
     client: ZenlayerClient | None = None
     credentials: Credentials | None = None
 
@@ -79,15 +84,16 @@ def build_runtime(env: Mapping[str, str]) -> Runtime:
     return Runtime(
         config=config,
         store=HealthStore(
-            config.table_name, ttl_days=config.snapshot_ttl_days, client=boto3.client("dynamodb")
+            config.table_name, ttl_days=config.snapshot_ttl_days, client=aws.client("dynamodb")
         ),
-        publisher=SnsPublisher(config.topic_arn, client=boto3.client("sns")),
+        publisher=SnsPublisher(config.topic_arn, client=aws.client("sns")),
         pool=urllib3.PoolManager(num_pools=4, maxsize=config.api_concurrency, block=True),
         secret=(
-            SecretCredentials(config.credentials_secret_arn, client=boto3.client("secretsmanager"))
+            SecretCredentials(config.credentials_secret_arn, client=aws.client("secretsmanager"))
             if config.credentials_secret_arn
             else None
         ),
+        origin=Origin(config.stack_name, env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", ""))),
     )
 
 
@@ -120,6 +126,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         client=runtime.zenlayer_client(credentials),
         store=runtime.store,
         publisher=runtime.publisher,
+        origin=runtime.origin,
     )
     started = time.monotonic()
     report = monitor.run_once(
@@ -128,6 +135,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # Past the invocation's own end nobody can still be publishing these.
         lease_until=time.time() + remaining + 1.0,
         scheduled_time=scheduled.scheduled_time,
+        shard=scheduled.shard,
+        deadline=Deadline(started + remaining - END_MARGIN_SECONDS),
     )
     emit_metrics(
         report,
@@ -136,7 +145,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     summary = report.summary()
     logger.info("run finished", extra=summary)
+    if report.store_errors:
+        # The run ended cleanly, but what it saw is not all saved or delivered: fail the
+        # invocation so the errors alarm says so (the next run picks up what is pending).
+        raise RunIncompleteError(report.store_errors)
     return summary
+
+
+class RunIncompleteError(RuntimeError):
+    """DynamoDB failed part of the run; what is pending stays pending for the next one."""
+
+    def __init__(self, errors: list[str]) -> None:
+        shown = "; ".join(errors[:5]) + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
+        super().__init__(f"run incomplete: {shown}")
 
 
 def emit_metrics(report: RunReport, *, duration_ms: float, per_load_balancer: bool) -> None:
@@ -147,6 +168,7 @@ def emit_metrics(report: RunReport, *, duration_ms: float, per_load_balancer: bo
     metrics.add_metric("LoadBalancersSkipped", MetricUnit.Count, len(report.skipped))
     metrics.add_metric("NotificationsSent", MetricUnit.Count, report.messages_published)
     metrics.add_metric("NotificationsPending", MetricUnit.Count, report.notifications_pending)
+    metrics.add_metric("InvalidRows", MetricUnit.Count, report.invalid_rows)
     if not per_load_balancer:
         return
     for lb_id, lb in sorted(report.load_balancers.items()):

@@ -1,13 +1,20 @@
 """One check cycle: poll, evaluate, save, notify. The use case behind the handler and `demo`.
 
 The order matters for the guarantees:
-1. poll every target (bounded concurrency, stops at the API deadline);
-2. write one snapshot per polled load balancer (history, batched);
-3. commit each changed state with a conditional write: the run that moves `version` owns the
-   notification it adds to the outbox (a conflict means another run owns it: reload, re-evaluate);
-4. publish what this run has claimed: each message SNS accepts leaves the outbox at once
-   (before the next is published), undelivered ones are released for the next run. A crash
-   anywhere leaves the unsent ones pending; at worst the one message in flight is resent.
+1. claim the schedule's tick: a second delivery of a tick observes nothing (it only delivers
+   what is pending), so a duplicate is never a second observation;
+2. list the fleet (discovery mode) and poll every target of this shard (bounded concurrency,
+   stops at the API deadline), while the stored states are read;
+3. write one snapshot per polled load balancer;
+4. commit each changed state with a conditional write: the run that moves `version` owns the
+   notification it adds to the outbox (a conflict means another run owns it: reload,
+   re-evaluate); then the fleet (discovery's health, the registry of known load balancers);
+5. publish what this run has claimed, one merged notification per subject: each message SNS
+   accepts leaves the outbox at once (before the next is published), undelivered ones are
+   released for the next run. A crash anywhere leaves the unsent ones pending; at worst the one
+   message in flight is resent.
+No AWS call starts that could outlive the run (`Deadline`): a DynamoDB or SNS brownout ends the
+run early and cleanly, with what is pending kept for the next one.
 """
 
 from __future__ import annotations
@@ -20,17 +27,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from zlb_health.adapters.aws import Deadline
 from zlb_health.adapters.publisher import PublishError, SnsPublisher
-from zlb_health.adapters.store import HealthStore, Snapshot, StoredState
+from zlb_health.adapters.store import HealthStore, Snapshot, StoredState, StoreError
 from zlb_health.config import Config, Target
-from zlb_health.engine.notifications import Notification
-from zlb_health.engine.render import plan_messages
-from zlb_health.engine.rules import (
-    FailedObservation,
-    HealthObservation,
-    Observation,
-    apply_observation,
+from zlb_health.engine.coalesce import coalesce
+from zlb_health.engine.fleet import apply_discovery, with_known
+from zlb_health.engine.notifications import (
+    NO_LONGER_MONITORED,
+    WHOLE_LOAD_BALANCER,
+    Notification,
 )
+from zlb_health.engine.observation import (
+    DiscoveryResult,
+    LbObservation,
+    ScopeAnswer,
+    ScopeFailure,
+)
+from zlb_health.engine.plan import PlannedMessage, plan_messages
+from zlb_health.engine.render import Origin
+from zlb_health.engine.rules import Evaluation, apply_observation, note_missing, retire
+from zlb_health.engine.state import FLEET_ID, FleetState, LbState, SubjectState
+from zlb_health.shards import Shard
 from zlb_health.zenlayer.client import ZenlayerClient
 from zlb_health.zenlayer.errors import ZenlayerError
 from zlb_health.zenlayer.fanout import Outcome, fan_out
@@ -55,6 +73,8 @@ class LoadBalancerReport:
     notifications_created: int = 0
     messages_published: int = 0
     transitions: int = 0
+    invalid_rows: int = 0
+    duplicate_rows: int = 0
 
 
 @dataclass(slots=True)
@@ -62,11 +82,15 @@ class RunReport:
     run_id: str
     started_at: datetime
     load_balancers: dict[str, LoadBalancerReport] = field(default_factory=dict)
+    duplicate_tick: bool = False
     discovery_error: str | None = None
     messages_published: int = 0
     messages_failed: int = 0
     notifications_pending: int = 0
     commit_conflicts: int = 0
+    retired: list[str] = field(default_factory=list)
+    store_errors: list[str] = field(default_factory=list)
+    deadline_reached: bool = False
     published: list[dict[str, Any]] = field(default_factory=list)  # what subscribers received
 
     @property
@@ -81,16 +105,25 @@ class RunReport:
     def skipped(self) -> list[str]:
         return [lb for lb, r in self.load_balancers.items() if r.skipped]
 
+    @property
+    def invalid_rows(self) -> int:
+        return sum(r.invalid_rows for r in self.load_balancers.values())
+
     def summary(self) -> dict[str, Any]:
         return {
             "runId": self.run_id,
+            "duplicateTick": self.duplicate_tick,
             "checked": len(self.checked),
             "failed": sorted(self.failed),
             "skipped": sorted(self.skipped),
+            "retired": sorted(self.retired),
+            "invalidRows": self.invalid_rows,
             "messagesPublished": self.messages_published,
             "messagesFailed": self.messages_failed,
             "notificationsPending": self.notifications_pending,
             "discoveryError": self.discovery_error,
+            "storeErrors": self.store_errors,
+            "deadlineReached": self.deadline_reached,
         }
 
 
@@ -118,6 +151,41 @@ def backend_rows(backends: Sequence[BackendHealth]) -> tuple[tuple[Any, ...], ..
     )
 
 
+@dataclass(slots=True)
+class _Plan:
+    """What this run watches: targets to poll, and what it knows about the fleet."""
+
+    targets: list[Target]
+    names: dict[str, str]
+    current: set[str]  # load balancers that exist and are watched, as far as this run knows
+    discovery: DiscoveryResult | None  # None: LOAD_BALANCER_IDS mode
+    error: str | None = None  # why discovery failed, in one line
+
+
+Evaluate = Callable[[StoredState], tuple[SubjectState, Notification | None, bool] | None]
+ONE_SHARD = Shard()
+
+
+@dataclass(slots=True)
+class _Run:
+    """One run's identity and limits, and what it has done so far."""
+
+    run_id: str
+    lease_until: float  # epoch: until then nobody else may publish what this run claimed
+    deadline: Deadline  # no AWS call starts that could outlive the run
+    report: RunReport
+
+    def can_call(self) -> bool:
+        if self.deadline.allows_call():
+            return True
+        self.report.deadline_reached = True
+        return False
+
+    def store_failed(self, subject: str, what: str, error: StoreError) -> None:
+        logger.error(what, extra={"load_balancer_id": subject, "error": str(error)})
+        self.report.store_errors.append(f"{subject}: {error}")
+
+
 class Monitor:
     def __init__(
         self,
@@ -126,6 +194,7 @@ class Monitor:
         client: ZenlayerClient,
         store: HealthStore,
         publisher: SnsPublisher,
+        origin: Origin | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -133,8 +202,12 @@ class Monitor:
         self.client = client
         self.store = store
         self.publisher = publisher
+        self.origin = origin or Origin(config.stack_name)
         self._clock = clock
         self._monotonic = monotonic
+
+    def _now(self) -> float:
+        return self._clock().timestamp()
 
     def run_once(
         self,
@@ -143,65 +216,109 @@ class Monitor:
         api_deadline: float,
         lease_until: float,
         scheduled_time: datetime | None = None,
+        shard: Shard = ONE_SHARD,
+        deadline: Deadline | None = None,
     ) -> RunReport:
-        """`api_deadline` is a monotonic time; `lease_until` an epoch time (claims on messages).
+        """`api_deadline` is a monotonic time; `lease_until` an epoch time (claims on messages);
+        `deadline` the end of the run (no AWS call starts that could outlive it).
 
-        With a `scheduled_time`, observations are dated by the schedule's tick, not the clock:
-        a duplicate delivery of the same tick then counts as the same observation (the engine
-        ignores it as stale) instead of a second consecutive one.
+        With a `scheduled_time`, observations are dated by the schedule's tick, not the clock,
+        and only the first delivery of a tick observes anything.
         """
-        report = RunReport(run_id=run_id, started_at=self._clock())
-        observed_at = scheduled_time or report.started_at
-        targets, names, discovery_error = self._targets(api_deadline)
-        report.discovery_error = discovery_error.one_line() if discovery_error else None
-        lb_ids = list(dict.fromkeys(t.load_balancer_id for t in targets))
+        run = _Run(
+            run_id,
+            lease_until,
+            deadline or Deadline(float("inf"), self._monotonic),
+            RunReport(run_id=run_id, started_at=self._clock()),
+        )
+        observed_at = scheduled_time or run.report.started_at
+        if scheduled_time is not None:
+            run.report.duplicate_tick = not self.store.claim_tick(
+                shard.key, scheduled_time, run_id=run_id, lease_until=lease_until, now=self._now()
+            )
+        fleet = self._load_fleet()
+        known = {lb for lb in _known(fleet) if shard.owns(lb)}
+        if run.report.duplicate_tick:
+            logger.info("a second delivery of this tick: delivering what is pending only")
+            states = self.store.load_states(sorted(known), deadline=run.deadline)
+            committed = self._commit_all(states, _deliver_only, run)
+        else:
+            committed = self._observe_and_commit(
+                fleet, known, shard, api_deadline, observed_at, run
+            )
+        self._publish(committed, run)
+        if scheduled_time is not None and not run.report.duplicate_tick and run.can_call():
+            self.store.finish_tick(shard.key, scheduled_time, run_id=run_id)
+        return run.report
 
+    def _observe_and_commit(  # noqa: PLR0917 - the steps of one run, in order
+        self,
+        fleet: StoredState,
+        known: set[str],
+        shard: Shard,
+        api_deadline: float,
+        observed_at: datetime,
+        run: _Run,
+    ) -> list[StoredState]:
+        plan = self._plan(known, shard, api_deadline, observed_at)
+        run.report.discovery_error = plan.error
+        ids = sorted(known | {t.load_balancer_id for t in plan.targets})
         with ThreadPoolExecutor(max_workers=1) as loader:
             # The state read overlaps the API calls: neither waits for the other.
-            states_future = loader.submit(self.store.load_states, lb_ids)
-            observations: dict[str, Observation]
-            if discovery_error is not None:
-                observations = {
-                    lb: FailedObservation.from_error(lb, "", discovery_error, observed_at)
-                    for lb in lb_ids
-                }
-            else:
-                observations = self._observe(targets, names, api_deadline, observed_at)
+            states_future = loader.submit(self.store.load_states, ids, deadline=run.deadline)
+            observations = self._observe(plan, api_deadline, observed_at)
             states = states_future.result()
+        for target in plan.targets:
+            lb_id = target.load_balancer_id
+            run.report.load_balancers[lb_id] = _lb_report(lb_id, observations.get(lb_id))
+        self._put_snapshots(observations, run)
 
-        for lb_id in lb_ids:
-            report.load_balancers[lb_id] = _lb_report(lb_id, observations.get(lb_id))
-        self.store.put_snapshots(_snapshot(obs) for obs in observations.values())
-        committed = self._commit_all(states, observations, run_id, lease_until, report)
-        self._publish(committed, run_id, report)
-        return report
+        def evaluator(lb_id: str) -> Evaluate:
+            return self._evaluator(lb_id, observations.get(lb_id), known, plan, run.report)
 
-    # -- steps ---------------------------------------------------------------------------
+        committed = self._commit_all(states, evaluator, run)
+        return committed + self._commit_fleet(fleet, plan, states, committed, run)
 
-    def _targets(
-        self, deadline: float
-    ) -> tuple[list[Target], dict[str, str], ZenlayerError | None]:
+    # -- what to watch ---------------------------------------------------------------------
+
+    def _load_fleet(self) -> StoredState:
+        fleet = self.store.load_states([FLEET_ID])[FLEET_ID]
+        if fleet.state is None:
+            # First run of this version: the registry starts from the states already stored.
+            fleet.state = FleetState(known=set(self.store.known_load_balancers()))
+        return fleet
+
+    def _plan(self, known: set[str], shard: Shard, deadline: float, observed_at: datetime) -> _Plan:
         if self.config.targets:
-            return list(self.config.targets), {}, None
+            targets = [t for t in self.config.targets if shard.owns(t.load_balancer_id)]
+            return _Plan(targets, {}, {t.load_balancer_id for t in targets}, None)
         if self._monotonic() >= deadline:
-            # No time left even to ask for the list: the known load balancers are skipped
-            # (not polled, state untouched), not failed -- the API did nothing wrong.
+            # No time left even to ask for the list: the known load balancers are skipped (not
+            # polled, state untouched), not failed; pending messages still go out.
             # (tests/integration/test_faults_aws.py::
             #  test_deadline_already_passed_skips_polling_and_still_delivers_pending)
-            return [Target(lb) for lb in self.store.known_load_balancers()], {}, None
+            return _Plan([Target(lb) for lb in sorted(known)], {}, set(known), None)
         try:
             found = self.client.describe_load_balancers(deadline=deadline)
         except ZenlayerError as error:
             logger.warning("discovery failed", extra={"error": error.one_line()})
-            known = self.store.known_load_balancers()
-            return [Target(lb) for lb in known], {}, error
-        names = {lb.load_balancer_id: lb.load_balancer_name for lb in found}
-        return [Target(lb.load_balancer_id) for lb in found], names, None
+            failure = ScopeFailure.from_error("discovery", error)
+            # Poll the load balancers still believed to exist: health may answer even if the
+            # listing does not (a missing permission), and each failure is its own.
+            targets = [Target(lb) for lb in sorted(known)]
+            result = DiscoveryResult(observed_at, failure)
+            return _Plan(targets, {}, set(), result, error.one_line())
+        mine = [lb for lb in found if shard.owns(lb.load_balancer_id)]
+        names = {lb.load_balancer_id: lb.load_balancer_name for lb in mine}
+        return _Plan(
+            [Target(lb_id) for lb_id in names], names, set(names), DiscoveryResult(observed_at)
+        )
 
     def _observe(
-        self, targets: list[Target], names: dict[str, str], deadline: float, observed_at: datetime
-    ) -> dict[str, Observation]:
-        """One observation per load balancer checked; those never started are left out."""
+        self, plan: _Plan, deadline: float, observed_at: datetime
+    ) -> dict[str, LbObservation]:
+        """One observation per load balancer whose every target was polled; those the deadline
+        cut short are left out (skipped, their state untouched)."""
 
         def poll(target: Target) -> BackendHealthResult:
             return self.client.describe_backend_health(
@@ -209,7 +326,7 @@ class Monitor:
             )
 
         outcomes = fan_out(
-            targets,
+            plan.targets,
             poll,
             max_workers=self.config.api_concurrency,
             deadline=deadline,
@@ -218,211 +335,330 @@ class Monitor:
         by_lb: dict[str, list[Outcome[Target, BackendHealthResult]]] = {}
         for outcome in outcomes:
             by_lb.setdefault(outcome.item.load_balancer_id, []).append(outcome)
-
-        observations: dict[str, Observation] = {}
+        observations: dict[str, LbObservation] = {}
         for lb_id, lb_outcomes in by_lb.items():
-            name = names.get(lb_id, "")
             if not all(o.started for o in lb_outcomes):
                 logger.warning("not checked: deadline reached", extra={"load_balancer_id": lb_id})
                 continue
-            error = next((o.error for o in lb_outcomes if o.error is not None), None)
-            if error is not None:
-                if not isinstance(error, ZenlayerError):
-                    logger.error(
-                        "unexpected polling failure",
-                        exc_info=error,
-                        extra={"load_balancer_id": lb_id},
-                    )
-                    error = ZenlayerError(f"internal error: {type(error).__name__}")
-                logger.warning(
-                    "check failed", extra={"load_balancer_id": lb_id, "error": error.one_line()}
-                )
-                observations[lb_id] = FailedObservation.from_error(lb_id, name, error, observed_at)
-                continue
-            results = [o.result for o in lb_outcomes if o.result is not None]
-            listener_ids = [o.item.listener_id for o in lb_outcomes]
-            # Several listener targets of one load balancer make one observation of them all.
-            observations[lb_id] = HealthObservation(
-                load_balancer_id=lb_id,
-                load_balancer_name=name,
-                backends=tuple(b for r in results for b in r.backends),
-                request_id=",".join(r.request_id for r in results),
-                latency_ms=max(r.latency_ms for r in results),
-                observed_at=observed_at,
-                listener_filter=(
-                    None if None in listener_ids else frozenset(filter(None, listener_ids))
-                ),
+            answers: list[ScopeAnswer] = []
+            failures: list[ScopeFailure] = []
+            for outcome in lb_outcomes:
+                scope = outcome.item.listener_id or WHOLE_LOAD_BALANCER
+                if outcome.result is not None:
+                    answers.append(_answer(lb_id, scope, outcome.result))
+                else:
+                    failures.append(_failure(lb_id, scope, outcome.error))
+            observations[lb_id] = LbObservation(
+                lb_id, plan.names.get(lb_id, ""), observed_at, tuple(answers), tuple(failures)
             )
         return observations
 
+    # -- saving ----------------------------------------------------------------------------
+
+    def _put_snapshots(self, observations: dict[str, LbObservation], run: _Run) -> None:
+        try:
+            snapshots = [_snapshot(o) for o in observations.values()]
+            self.store.put_snapshots(snapshots, deadline=run.deadline)
+        except StoreError as error:
+            # History only: the run goes on to save states and deliver notifications.
+            run.store_failed("*", "could not write snapshots", error)
+
     def _commit_all(
-        self,
-        states: dict[str, StoredState],
-        observations: dict[str, Observation],
-        run_id: str,
-        lease_until: float,
-        report: RunReport,
+        self, states: dict[str, StoredState], evaluator: Callable[[str], Evaluate], run: _Run
     ) -> list[StoredState]:
-        # Load balancers not checked this run still get their pending notifications delivered.
         def commit(lb_id: str) -> StoredState | None:
-            return self._commit_one(
-                states[lb_id], observations.get(lb_id), run_id, lease_until, report
-            )
+            return self._commit_one(states[lb_id], evaluator(lb_id), run)
 
         with ThreadPoolExecutor(max_workers=COMMIT_WORKERS) as pool:
             results = list(pool.map(commit, sorted(states)))
         return [stored for stored in results if stored is not None]
 
-    def _commit_one(
+    def _evaluator(
         self,
-        stored: StoredState,
-        observation: Observation | None,
-        run_id: str,
-        lease_until: float,
+        lb_id: str,
+        observation: LbObservation | None,
+        known: set[str],
+        plan: _Plan,
         report: RunReport,
-    ) -> StoredState | None:
-        lb_id = stored.load_balancer_id
-        for attempt in range(COMMIT_ATTEMPTS):
-            evaluation = (
-                apply_observation(
-                    stored.state, observation, self.config.thresholds, now=observation.observed_at
+    ) -> Evaluate:
+        """How this run changes one load balancer's state (None: it does not)."""
+        thresholds = self.config.thresholds
+        discovery = plan.discovery
+
+        def evaluate(stored: StoredState) -> tuple[SubjectState, Notification | None, bool] | None:
+            state = stored.state
+            assert state is None or isinstance(state, LbState)  # noqa: S101 - LB subjects only
+            evaluation: Evaluation | None = None
+            if observation is not None and (
+                state is None or not state.retired or lb_id in plan.current
+            ):
+                evaluation = apply_observation(
+                    state, observation, thresholds, now=observation.observed_at
                 )
-                if observation is not None
-                else None
-            )
-            now = self._clock().timestamp()
-            claimable = any(p.claimable(now) for p in stored.outbox.values())
-            if evaluation is None or not evaluation.changed:
-                if not claimable:
+                _note_duplicates(report, lb_id, evaluation.duplicates)
+            elif state is not None and lb_id in known and lb_id not in plan.current:
+                if discovery is not None and discovery.failure is None:
+                    evaluation = note_missing(state, thresholds, at=discovery.observed_at)
+                elif self.config.targets:
+                    evaluation = retire(state, NO_LONGER_MONITORED, at=self._clock())
+            if evaluation is None:
+                return None
+            if evaluation.new_state.retired and not (state is not None and state.retired):
+                report.retired.append(lb_id)
+            return evaluation.new_state, evaluation.notification, evaluation.changed
+
+        return evaluate
+
+    def _commit_one(self, stored: StoredState, evaluate: Evaluate, run: _Run) -> StoredState | None:
+        """Save what `evaluate` makes of the stored state, and claim what is deliverable."""
+        subject = stored.load_balancer_id
+        for attempt in range(COMMIT_ATTEMPTS):
+            result = evaluate(stored)
+            now = self._now()
+            if result is None or not result[2]:
+                if stored.state is None or not stored.deliverable(now, run.run_id):
                     return stored if stored.outbox else None
-                if stored.state is None:
-                    return None
-            new_state = evaluation.new_state if evaluation else stored.state
-            notification = evaluation.notification if evaluation else None
-            assert new_state is not None  # noqa: S101 - checked above
-            written = self.store.commit(
-                stored, new_state, notification, run_id=run_id, lease_until=lease_until, now=now
-            )
+                new_state, notification = stored.state, None
+            else:
+                new_state, notification, _ = result
+            if not run.can_call():
+                return None
+            try:
+                written = self.store.commit(
+                    stored,
+                    new_state,
+                    notification,
+                    run_id=run.run_id,
+                    lease_until=run.lease_until,
+                    now=now,
+                )
+            except StoreError as error:
+                run.store_failed(subject, "could not save state", error)
+                return None
             if written is not None:
-                lb_report = report.load_balancers[lb_id]
-                lb_report.transitions = len(evaluation.transitions) if evaluation else 0
-                lb_report.notifications_created = int(notification is not None)
+                lb_report = run.report.load_balancers.get(subject)
+                if lb_report is not None and notification is not None:
+                    lb_report.notifications_created = 1
+                    lb_report.transitions = len(notification.transitions)
                 return written
-            report.commit_conflicts += 1
+            run.report.commit_conflicts += 1
             logger.info(
                 "state moved under us; re-evaluating",
-                extra={"load_balancer_id": lb_id, "attempt": attempt + 1},
+                extra={"load_balancer_id": subject, "attempt": attempt + 1},
             )
-            stored = self.store.load_states([lb_id])[lb_id]
-        logger.error("could not commit state", extra={"load_balancer_id": lb_id})
+            stored = self.store.load_states([subject], deadline=run.deadline)[subject]
+        logger.error("could not commit state", extra={"load_balancer_id": subject})
+        run.report.store_errors.append(f"{subject}: the state kept moving under us")
         return None
 
-    def _publish(self, committed: list[StoredState], run_id: str, report: RunReport) -> None:
-        claimed: dict[str, list[Notification]] = {}
-        for stored in committed:
-            mine = stored.claimed_by(run_id)
-            if mine:
-                claimed[stored.load_balancer_id] = mine
-            report.notifications_pending += len(stored.outbox) - len(mine)
-        notifications = [n for lb in sorted(claimed) for n in claimed[lb]]
-        if not notifications:
-            return
-        delivered: set[str] = set()
-        for planned in plan_messages(notifications, cap=self.config.max_messages_per_run):
-            rendered = planned.rendered
-            try:
-                self.publisher.publish(
-                    subject=rendered.subject,
-                    message=rendered.message,
-                    attributes=rendered.attributes,
-                )
-            except PublishError as error:
-                report.messages_failed += 1
-                logger.warning(
-                    "publish failed; the message stays pending",
-                    extra={"error": error.code, "ids": list(planned.notification_ids)},
-                )
-                continue
-            delivered.update(planned.notification_ids)
-            report.messages_published += 1
-            report.published.append(
-                {
-                    "subject": rendered.subject,
-                    **rendered.message,
-                    "attributes": dict(rendered.attributes),
-                }
+    def _commit_fleet(
+        self,
+        fleet: StoredState,
+        plan: _Plan,
+        states: dict[str, StoredState],
+        committed: list[StoredState],
+        run: _Run,
+    ) -> list[StoredState]:
+        """Discovery's health, and the registry: new load balancers in, forgotten ones out."""
+        stored_now = {s.load_balancer_id for s in committed if isinstance(s.state, LbState)}
+        stored_now |= {lb for lb, s in states.items() if s.version > 0}
+        forgotten = self._forget_retired(states, run)
+        thresholds = self.config.thresholds
+
+        def evaluate(stored: StoredState) -> tuple[SubjectState, Notification | None, bool]:
+            state = stored.state if isinstance(stored.state, FleetState) else FleetState()
+            notification = None
+            if plan.discovery is not None:
+                evaluation = apply_discovery(state, plan.discovery, thresholds)
+                state, notification = evaluation.new_state, evaluation.notification
+            updated = with_known(state, add=stored_now - forgotten, remove=forgotten)
+            changed = (
+                stored.version == 0
+                or notification is not None
+                or _fleet_changed(stored.state, updated)
             )
-            # Settle what SNS accepted before publishing the next message: if the run dies
-            # later (Lambda timeout, crash, a DynamoDB error), only the messages not yet sent
-            # are sent again by a later run, never one that was delivered.
-            # (tests/integration/test_faults_aws.py::
-            #  test_crash_in_the_middle_of_publishing_resends_only_what_was_not_delivered)
-            for lb, ids in _by_load_balancer(planned.notification_ids).items():
-                if lb in report.load_balancers:
-                    report.load_balancers[lb].messages_published += 1
-                if not self.store.settle(lb, delivered=ids, released=[], run_id=run_id):
-                    logger.error(
-                        "lost the claim on notifications before settling",
-                        extra={"load_balancer_id": lb, "ids": ids},
-                    )
-        for lb_id, mine in claimed.items():
-            undone = [n.id for n in mine if n.id not in delivered]
-            report.notifications_pending += len(undone)
-            if not self.store.settle(lb_id, delivered=[], released=undone, run_id=run_id):
-                logger.error(
-                    "lost the claim on notifications before releasing them",
-                    extra={"load_balancer_id": lb_id, "ids": undone},
-                )
+            return updated, notification, changed
+
+        result = self._commit_one(fleet, evaluate, run)
+        return [result] if result is not None else []
+
+    def _forget_retired(self, states: dict[str, StoredState], run: _Run) -> set[str]:
+        """Retired load balancers whose last word was delivered are deleted for good."""
+        forgotten: set[str] = set()
+        for lb_id, stored in sorted(states.items()):
+            state = stored.state
+            if not isinstance(state, LbState) or not state.retired or stored.outbox:
+                continue
+            if not run.can_call():
+                break
+            try:
+                if self.store.forget(stored):
+                    forgotten.add(lb_id)
+            except StoreError as error:
+                run.store_failed(lb_id, "could not forget a retired load balancer", error)
+        return forgotten
+
+    # -- delivering ------------------------------------------------------------------------
+
+    def _publish(self, committed: list[StoredState], run: _Run) -> None:
+        claims: dict[str, list[str]] = {}
+        merged: list[Notification] = []
+        for stored in committed:
+            mine = stored.claimed_by(run.run_id)
+            run.report.notifications_pending += len(stored.outbox) - len(mine)
+            if not mine:
+                continue
+            subject = stored.load_balancer_id
+            net = coalesce(mine)
+            if net is None:  # it all cancelled out: nothing to say, the entries are done
+                self._settle(subject, [n.id for n in mine], [], run)
+                continue
+            claims[subject] = [n.id for n in mine]
+            merged.append(net)
+        plan = plan_messages(merged, cap=self.config.max_messages_per_run, origin=self.origin)
+        for planned in plan:
+            if not run.can_call():
+                break
+            if self._publish_one(planned, run):
+                # Settle what SNS accepted before publishing the next message: if the run dies
+                # later, only the messages not yet sent are sent again by a later run.
+                # (tests/integration/test_faults_aws.py::
+                #  test_crash_in_the_middle_of_publishing_resends_only_what_was_not_delivered)
+                settled = [
+                    self._settle(n.load_balancer_id, claims.pop(n.load_balancer_id), [], run)
+                    for n in planned.notifications
+                ]
+                if not all(settled):
+                    # DynamoDB cannot record deliveries: publishing more would only put more
+                    # messages in the at-least-once position. The rest waits for its lease.
+                    run.report.notifications_pending += len(claims)
+                    return
+        for subject, ids in sorted(claims.items()):
+            run.report.notifications_pending += 1
+            if run.can_call():
+                self._settle(subject, [], ids, run)
+
+    def _publish_one(self, planned: PlannedMessage, run: _Run) -> bool:
+        rendered = planned.rendered
+        try:
+            self.publisher.publish(
+                subject=rendered.subject, message=rendered.message, attributes=rendered.attributes
+            )
+        except PublishError as error:
+            run.report.messages_failed += 1
+            logger.warning(
+                "publish failed; the message stays pending",
+                extra={"error": error.code, "ids": list(planned.notification_ids)},
+            )
+            return False
+        run.report.messages_published += 1
+        run.report.published.append(
+            {"subject": rendered.subject, **rendered.message, "attributes": rendered.attributes}
+        )
+        for n in planned.notifications:
+            lb_report = run.report.load_balancers.get(n.load_balancer_id)
+            if lb_report is not None:
+                lb_report.messages_published += 1
+        return True
+
+    def _settle(self, subject: str, delivered: list[str], released: list[str], run: _Run) -> bool:
+        """Record deliveries and releases; False when DynamoDB failed (the claims stand until
+        their lease ends, then a later run takes over)."""
+        try:
+            settled = self.store.settle(
+                subject, delivered=delivered, released=released, run_id=run.run_id
+            )
+        except StoreError as error:
+            run.store_failed(subject, "could not settle notifications", error)
+            return False
+        if not settled:
+            logger.error("lost the claim on notifications", extra={"load_balancer_id": subject})
+        return True
 
 
-def _by_load_balancer(notification_ids: Sequence[str]) -> dict[str, list[str]]:
-    """Notification ids (`<lbId>#<seq>`) grouped by their load balancer, in order."""
-    grouped: dict[str, list[str]] = {}
-    for notification_id in notification_ids:
-        grouped.setdefault(notification_id.rsplit("#", 1)[0], []).append(notification_id)
-    return grouped
+def _deliver_only(_lb_id: str) -> Evaluate:
+    """A second delivery of a tick changes no state: it only delivers what is pending."""
+    return lambda _stored: None
 
 
-def _lb_report(lb_id: str, observation: Observation | None) -> LoadBalancerReport:
+def _note_duplicates(report: RunReport, lb_id: str, duplicates: int) -> None:
+    lb_report = report.load_balancers.get(lb_id)
+    if lb_report is not None:
+        lb_report.duplicate_rows = duplicates
+    if duplicates:
+        logger.warning(
+            "rows naming the same backend merged (the worse status kept)",
+            extra={"load_balancer_id": lb_id, "duplicates": duplicates},
+        )
+
+
+def _known(fleet: StoredState) -> set[str]:
+    return set(fleet.state.known) if isinstance(fleet.state, FleetState) else set()
+
+
+def _fleet_changed(previous: SubjectState | None, updated: FleetState) -> bool:
+    if not isinstance(previous, FleetState):
+        return True
+    return previous.known != updated.known or previous.monitor != updated.monitor
+
+
+def _answer(lb_id: str, scope: str, result: BackendHealthResult) -> ScopeAnswer:
+    for note in result.invalid_rows:
+        logger.warning("unusable row", extra={"load_balancer_id": lb_id, "problem": note})
+    rows = result.backends
+    if scope != WHOLE_LOAD_BALANCER:
+        rows = tuple(b for b in rows if b.listener_id == scope)
+    return ScopeAnswer(scope, rows, result.request_id, result.latency_ms, len(result.invalid_rows))
+
+
+def _failure(lb_id: str, scope: str, error: BaseException | None) -> ScopeFailure:
+    if not isinstance(error, ZenlayerError):
+        logger.error(
+            "unexpected polling failure", exc_info=error, extra={"load_balancer_id": lb_id}
+        )
+        error = ZenlayerError(f"internal error: {type(error).__name__}")
+    logger.warning(
+        "check failed", extra={"load_balancer_id": lb_id, "scope": scope, "error": error.one_line()}
+    )
+    return ScopeFailure.from_error(scope, error)
+
+
+def _lb_report(lb_id: str, observation: LbObservation | None) -> LoadBalancerReport:
     if observation is None:
         return LoadBalancerReport(lb_id, skipped=True, error="deadline reached")
-    if isinstance(observation, FailedObservation):
-        return LoadBalancerReport(
-            lb_id,
-            error=f"{observation.error_kind}: {observation.message}",
-            error_kind=observation.error_kind,
-            request_id=observation.request_id,
-        )
+    failure = observation.failures[0] if observation.failures else None
     return LoadBalancerReport(
         lb_id,
-        ok=True,
+        ok=observation.ok,
         latency_ms=observation.latency_ms,
         request_id=observation.request_id,
-        counts=status_counts(observation.backends),
+        error=f"{failure.describe()}: {failure.message}" if failure else None,
+        error_kind=failure.kind if failure else None,
+        counts=status_counts(observation.backends) if observation.ok else {},
+        invalid_rows=observation.invalid_rows,
     )
 
 
-def _snapshot(obs: Observation) -> Snapshot:
-    if isinstance(obs, HealthObservation):
-        return Snapshot(
-            obs.load_balancer_id,
-            obs.observed_at,
-            ok=True,
-            request_id=obs.request_id,
-            latency_ms=obs.latency_ms,
-            rows=backend_rows(obs.backends),
-            counts=status_counts(obs.backends),
-        )
+def _snapshot(obs: LbObservation) -> Snapshot:
+    failure = obs.failures[0] if obs.failures else None
     return Snapshot(
         obs.load_balancer_id,
         obs.observed_at,
-        ok=False,
+        ok=obs.ok,
         request_id=obs.request_id,
-        latency_ms=None,
-        error={
-            "kind": obs.error_kind,
-            "code": obs.error_code,
-            "status": obs.http_status,
-            "message": obs.message,
-        },
+        latency_ms=obs.latency_ms,
+        rows=backend_rows(obs.backends),
+        counts=status_counts(obs.backends) if obs.ok else {},
+        error=(
+            {
+                "scope": failure.scope,
+                "kind": failure.kind,
+                "code": failure.code,
+                "status": failure.status,
+                "message": failure.message,
+            }
+            if failure
+            else None
+        ),
+        invalid_rows=obs.invalid_rows,
     )

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-
+from zlb_health.adapters import aws
 from zlb_health.adapters.publisher import SnsPublisher
 from zlb_health.adapters.store import HealthStore
 from zlb_health.config import load_config
@@ -125,8 +124,9 @@ class Harness:
         )
         self.client_options = client_options or {}
         self.client = self.make_client()
-        self.sns = boto3.client("sns", endpoint_url=stack.endpoint_url, region_name=stack.region)
-        self.dynamodb = boto3.client(
+        # The function's own client settings (timeouts, one botocore retry policy).
+        self.sns = aws.client("sns", endpoint_url=stack.endpoint_url, region_name=stack.region)
+        self.dynamodb = aws.client(
             "dynamodb", endpoint_url=stack.endpoint_url, region_name=stack.region
         )
         self.store = HealthStore(stack.table_name, ttl_days=7, client=self.dynamodb)
@@ -150,7 +150,7 @@ class Harness:
 
     def new_store(self, **kwargs: Any) -> HealthStore:
         """A second store on the same table, with its own DynamoDB client (for interleaving)."""
-        client = boto3.client(
+        client = aws.client(
             "dynamodb", endpoint_url=self.stack.endpoint_url, region_name=self.stack.region
         )
         return HealthStore(self.stack.table_name, ttl_days=7, client=client, **kwargs)

@@ -160,6 +160,8 @@ def template_function_env(overrides: dict[str, str]) -> dict[str, str]:
             env[name] = value
         elif isinstance(value, dict) and value.get("Ref") in parameters:
             env[name] = str(parameters[value["Ref"]]["Default"])
+        elif value == {"Ref": "AWS::StackName"}:
+            env[name] = "zlb-health-artifact"
         else:
             raise AssertionError(f"no local value for the function's {name}: {value!r}")
     return env

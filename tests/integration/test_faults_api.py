@@ -241,14 +241,12 @@ def test_throttle_storm_stops_at_the_deadline_without_sleeping_past_it(
     assert [summarize(m)[:3] for m in inbox.messages()] == [("monitor_degraded", "warning", "lb-a")]
 
 
-def test_empty_backends_is_an_answer_removed_then_added_never_down(
+def test_empty_backends_that_persist_remove_every_backend_never_down(
     harness_for: Callable[..., Harness], inbox: Inbox
 ) -> None:
-    """Decision: an empty `backends` list is a valid answer (a load balancer with no backends).
-
-    Its backends are reported "removed" (info), and "added" (info) when they come back; no
-    backend is ever reported down and monitoring is not degraded.
-    """
+    """An empty `backends` list is a valid answer, but absence is "no data" until it persists
+    (two answers in a row at least): then the backends are removed, and the listener left with
+    no backend at all is a warning. Never a "down", never "monitoring degraded"."""
     h = harness_for(
         fleet(
             [status(1, "vm-1", "Dead")],
@@ -261,42 +259,45 @@ def test_empty_backends_is_an_answer_removed_then_added_never_down(
     emptied = h.run()
     assert emptied.checked == ["lb-a", "lb-b"]
     assert emptied.load_balancers["lb-a"].counts["backends"] == 0
+    h.run()
+    assert inbox.messages() == []  # absent twice: no data yet (FAILURE_THRESHOLD is 3)
+    h.run()
     assert [summarize(m) for m in inbox.messages()] == [
         # vm-1 was Dead once only: users were last told it was Alive.
-        ("health_change", "info", "lb-a", [("vm-1", "Alive", None), ("vm-2", "Alive", None)])
+        ("health_change", "warning", "lb-a", [("vm-1", "Alive", None), ("vm-2", "Alive", None)])
     ]
     for _ in range(3):
         h.run()
     assert inbox.messages() == []  # still empty: nothing more to say, and never "down"
 
 
-def test_empty_backends_then_backends_again_are_added(
+def test_one_empty_answer_changes_nothing(
     harness_for: Callable[..., Harness], inbox: Inbox
 ) -> None:
     h = harness_for(
         fleet(
-            [],
+            [status(1, "vm-1", "Dead")],
             faults=[
-                {"type": "empty_backends", "loadBalancerId": "lb-a", "fromStep": 1, "toStep": 1}
+                {"type": "empty_backends", "loadBalancerId": "lb-a", "fromStep": 2, "toStep": 2}
             ],
         ),
         **THRESHOLDS,
     )
-    h.run()
-    h.run()
-    assert [summarize(m)[3] for m in inbox.messages()] == [
-        [("vm-1", "Alive", None), ("vm-2", "Alive", None)]
-    ]
-    h.run()  # the list is back
+    reports = [h.run() for _ in range(5)]
+    assert reports[2].load_balancers["lb-a"].counts["backends"] == 0
+    # vm-1: Dead at steps 1, (absent at 2), 3, 4: the empty answer neither counted nor broke
+    # the streak, and the third Dead (FAILURE_THRESHOLD 3) is the one down.
     assert [summarize(m) for m in inbox.messages()] == [
-        ("health_change", "info", "lb-a", [("vm-1", None, "Alive"), ("vm-2", None, "Alive")])
+        ("health_change", "warning", "lb-a", [("vm-1", "Alive", "Dead")])
     ]
 
 
-def test_discovery_failure_keeps_known_load_balancers_and_their_streaks(
+def test_discovery_failure_polls_the_known_load_balancers_and_is_announced(
     harness_for: Callable[..., Harness], inbox: Inbox
 ) -> None:
-    """No LOAD_BALANCER_IDS: DescribeLoadBalancers failing is a failed call for each known LB."""
+    """No LOAD_BALANCER_IDS: while DescribeLoadBalancers fails, the load balancers already known
+    are polled directly (their health may still answer), and discovery itself is a monitor
+    scope: degraded after the threshold, restored when the listing works again."""
     h = harness_for(
         fleet(
             [status(1, "vm-1", "Dead")],
@@ -318,13 +319,16 @@ def test_discovery_failure_keeps_known_load_balancers_and_their_streaks(
         batches.append([summarize(m) for m in inbox.messages()])
         if run in FAULT_STEPS:
             assert report.discovery_error is not None
-            assert "DescribeLoadBalancers" in report.discovery_error
-            assert report.failed == ["lb-a", "lb-b"]
+            assert "DescribeLoadBalancers failed (server)" in report.discovery_error
+            assert report.checked == ["lb-a", "lb-b"]
     assert batches == [
         [],
         [],
         [],
-        [("monitor_degraded", "warning", "*", [])],
+        [
+            ("monitor_degraded", "warning", "*", []),
+            ("health_change", "warning", "lb-a", [("vm-1", "Alive", "Dead")]),
+        ],
         [("monitor_restored", "info", "*", [])],
-        [("health_change", "warning", "lb-a", [("vm-1", "Alive", "Dead")])],
+        [],
     ]

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError
 from tests.conftest import Inbox
 from tests.integration.harness import KEY, Harness, fleet, harness_factory, status, summarize
@@ -26,7 +27,7 @@ from tests.integration.harness import KEY, Harness, fleet, harness_factory, stat
 from zlb_health import handler
 from zlb_health.adapters.publisher import SnsPublisher
 from zlb_health.adapters.secrets import CredentialsError
-from zlb_health.adapters.store import HealthStore
+from zlb_health.adapters.store import StoreError
 from zlb_health.zenlayer.client import ZenlayerClient
 from zlb_health_tools.demo import FakeContext
 from zlb_health_tools.emulator.scenario import Scenario
@@ -44,24 +45,21 @@ def harness_for(stack: LocalStack) -> Iterator[Callable[..., Harness]]:
     yield from harness_factory(stack)
 
 
-def throttle(code: str = "ProvisionedThroughputExceededException") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "injected"}}, "injected")
-
-
 class Injector:
-    """botocore `before-call` hooks that fail the next N calls of an operation."""
+    """botocore `before-send` hooks that answer the next N attempts of an operation with a
+    DynamoDB error response, so botocore's own retry policy sees them as it would in AWS."""
 
     def __init__(self, client: Any, service: str) -> None:
         self.client = client
         self.service = service
         self.remaining: dict[str, int] = {}
         self.failed: dict[str, int] = {}
-        self.error: Callable[[str], Exception] = lambda _op: throttle()
+        self.code = "ProvisionedThroughputExceededException"
 
     def fail(self, operation: str, times: int = 1_000_000) -> None:
         if operation not in self.remaining:
             self.client.meta.events.register(
-                f"before-call.{self.service}.{operation}", self._hook(operation)
+                f"before-send.{self.service}.{operation}", self._hook(operation)
             )
         self.remaining[operation] = times
 
@@ -69,19 +67,24 @@ class Injector:
         for operation in self.remaining:
             self.remaining[operation] = 0
 
-    def _hook(self, operation: str) -> Callable[..., None]:
-        def hook(**_: Any) -> None:
-            if self.remaining.get(operation, 0) > 0:
-                self.remaining[operation] -= 1
-                self.failed[operation] = self.failed.get(operation, 0) + 1
-                raise self.error(operation)
+    def _hook(self, operation: str) -> Callable[..., AWSResponse | None]:
+        def hook(request: Any, **_: Any) -> AWSResponse | None:
+            if self.remaining.get(operation, 0) <= 0:
+                return None
+            self.remaining[operation] -= 1
+            self.failed[operation] = self.failed.get(operation, 0) + 1
+            body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{self.code}"})
+            return AWSResponse(request.url, 400, {"x-amzn-errortype": self.code}, _Raw(body))
 
         return hook
 
 
-def quiet_store(h: Harness) -> HealthStore:
-    """The harness's store, with its retry backoff not sleeping (the test owns time)."""
-    return HealthStore(h.config.table_name, ttl_days=7, client=h.dynamodb, sleep=lambda _s: None)
+class _Raw:
+    def __init__(self, body: str) -> None:
+        self.body = body.encode()
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
 
 
 def two_changes() -> Scenario:
@@ -99,22 +102,22 @@ def stored_state(h: Harness, lb: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
-def test_dynamodb_throttling_on_every_operation_is_absorbed(
+def test_dynamodb_throttling_of_every_operation_is_absorbed_by_botocores_retry(
     harness_for: Callable[..., Harness], inbox: Inbox, code: str
 ) -> None:
     h = harness_for(fleet([status(1, "vm-1", "Dead"), status(4, "vm-1", "Alive")]))
-    store = quiet_store(h)
     injector = Injector(h.dynamodb, "dynamodb")
-    injector.error = lambda _op: throttle(code)
+    injector.code = code
     batches = []
     for _ in range(7):
         for operation in ("BatchGetItem", "BatchWriteItem", "TransactWriteItems", "UpdateItem"):
-            injector.fail(operation, times=2)  # two throttles per operation per run
-        report = h.run(h.monitor(store=store))
+            injector.fail(operation, times=1)  # one throttle per operation per run
+        report = h.run()
         assert report.checked == ["lb-a", "lb-b"]
+        assert report.store_errors == []
         batches.append([summarize(m)[:3] for m in inbox.messages()])
-    assert injector.failed["TransactWriteItems"] >= 2
-    assert injector.failed["UpdateItem"] >= 2
+    assert injector.failed["TransactWriteItems"] == 7  # each run commits (streaks still grow)
+    assert injector.failed["UpdateItem"] == 2  # the two runs that delivered a message
     assert batches == [
         [],
         [],
@@ -126,26 +129,28 @@ def test_dynamodb_throttling_on_every_operation_is_absorbed(
     ]
 
 
-def test_persistent_throttling_of_the_commit_fails_the_run_cleanly_and_loses_nothing(
+def test_persistent_throttling_of_the_commit_ends_the_run_cleanly_and_loses_nothing(
     harness_for: Callable[..., Harness], inbox: Inbox
 ) -> None:
     h = harness_for(fleet([status(1, "vm-1", "Dead")]))
-    store = quiet_store(h)
     injector = Injector(h.dynamodb, "dynamodb")
-    h.run(h.monitor(store=store))
-    h.run(h.monitor(store=store))  # vm-1 Dead (1)
+    h.run()
+    h.run()  # vm-1 Dead (1)
     injector.fail("TransactWriteItems")
-    with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
-        h.run(h.monitor(store=store))  # vm-1 Dead (2), but the state cannot be saved
+    report = h.run()  # vm-1 Dead (2), but the state cannot be saved
+    assert "lb-a" in {e.split(": ", 1)[0] for e in report.store_errors}
+    assert all("ProvisionedThroughputExceededException" in e for e in report.store_errors)
+    # botocore's two attempts per commit, and no retry loop of our own on top.
+    assert injector.failed["TransactWriteItems"] == 2 * len(report.store_errors)
     injector.heal()
     assert inbox.messages() == []
     h.clock.tick()
     h.emulator.advance()
     # The unsaved observation is as if never made: the next one confirms the failure.
-    report = h.run(h.monitor(store=store))
+    report = h.run()
     assert report.messages_published == 1
     assert [summarize(m)[:3] for m in inbox.messages()] == [("health_change", "warning", "lb-a")]
-    h.run(h.monitor(store=store))
+    h.run()
     assert inbox.messages() == []
 
 
@@ -153,44 +158,43 @@ def test_persistent_throttling_of_the_state_read_fails_before_anything_is_sent(
     harness_for: Callable[..., Harness], inbox: Inbox
 ) -> None:
     h = harness_for(fleet([status(1, "vm-1", "Dead")]))
-    store = quiet_store(h)
-    h.run(h.monitor(store=store))
-    h.run(h.monitor(store=store))
+    h.run()
+    h.run()
     injector = Injector(h.dynamodb, "dynamodb")
     injector.fail("BatchGetItem")
-    with pytest.raises(ClientError):
-        h.run(h.monitor(store=store))
+    with pytest.raises(StoreError, match="BatchGetItem failed: ProvisionedThroughputExceeded"):
+        h.run()
     injector.heal()
     h.clock.tick()
     h.emulator.advance()
-    h.run(h.monitor(store=store))
+    h.run()
     assert [summarize(m)[:3] for m in inbox.messages()] == [("health_change", "warning", "lb-a")]
 
 
 def test_a_settle_that_keeps_failing_means_at_least_once_never_lost(
     harness_for: Callable[..., Harness], inbox: Inbox
 ) -> None:
-    """DynamoDB refuses to record that SNS accepted a message: the run fails, and the message
-    is sent again after the lease (at-least-once). The run stops publishing at that point, so
-    no other message is put in the same position."""
+    """DynamoDB refuses to record that SNS accepted a message: the run stops publishing at that
+    point (no other message is put in the same position), and the message is sent again after
+    the lease (at-least-once)."""
     h = harness_for(two_changes())
-    store = quiet_store(h)
-    h.run(h.monitor(store=store))
-    h.run(h.monitor(store=store))
+    h.run()
+    h.run()
     injector = Injector(h.dynamodb, "dynamodb")
     injector.fail("UpdateItem")
-    with pytest.raises(ClientError):
-        h.run(h.monitor(store=store))
+    report = h.run()
+    assert report.messages_published == 1
+    assert report.store_errors != []
     injector.heal()
     first = [summarize(m)[:3] for m in inbox.messages()]
     assert first == [("health_change", "critical", "lb-b")]  # the most severe goes first
-    h.clock.tick()  # past the crashed run's lease
-    h.run(h.monitor(store=store))
+    h.clock.tick()  # past the run's lease
+    h.run()
     assert sorted(summarize(m)[:3] for m in inbox.messages()) == [
         ("health_change", "critical", "lb-b"),  # the one duplicate: SNS had it, DynamoDB not
         ("health_change", "warning", "lb-a"),
     ]
-    h.run(h.monitor(store=store))
+    h.run()
     assert inbox.messages() == []
 
 
@@ -293,12 +297,14 @@ def test_sns_down_for_several_runs_delivers_everything_once_afterwards(
     h.sns.meta.events.unregister("before-call.sns.Publish", refuse)
     assert inbox.messages() == []
     report = h.run()
-    assert report.messages_published == 3
-    assert sorted(summarize(m) for m in inbox.messages()) == [
-        ("health_change", "critical", "lb-a", [("vm-2", "Alive", "Dead")]),
-        ("health_change", "info", "lb-a", [("vm-1", "Dead", "Alive")]),
-        ("health_change", "warning", "lb-a", [("vm-1", "Alive", "Dead")]),
-    ]
+    # vm-1 went down and came back, vm-2 went down: one message takes users from what they
+    # were last told (all healthy) to the truth now; vm-1's outage is in the email.
+    assert report.messages_published == 1
+    (message,) = inbox.messages()
+    assert summarize(message) == ("health_change", "warning", "lb-a", [("vm-2", "Alive", "Dead")])
+    assert message["body"]["coalesced"] == 3
+    (resolved,) = message["body"]["resolved"]
+    assert resolved["what"] == "vm-1 port 80 on listener web: down and back"
     h.run()
     assert inbox.messages() == []
 
@@ -601,7 +607,10 @@ def test_duplicate_deliveries_of_the_same_tick_in_three_processes_count_once(
         emulator.advance()  # step 2: vm-1 still Dead
         late = run_handler_processes([tick(1)] * 3, env)
         assert inbox.messages() == []
-        assert all(s["checked"] == 2 for s in concurrent + late)
+        # One delivery of tick 1 observed it; every other one only delivered what was pending.
+        assert sorted(s["checked"] for s in concurrent) == [0, 0, 2]
+        assert sorted(s["duplicateTick"] for s in concurrent) == [False, True, True]
+        assert all(s["duplicateTick"] and s["checked"] == 0 for s in late)
         final = run_handler_processes([tick(2)], env)
     assert final[0]["messagesPublished"] == 1
     assert [summarize(m)[:3] for m in inbox.messages()] == [("health_change", "warning", "lb-a")]

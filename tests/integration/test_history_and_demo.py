@@ -99,14 +99,16 @@ def test_the_demo_shows_the_whole_story() -> None:
     out = result.stdout
     sms = [line.split("] ", 1)[1] for line in out.splitlines() if "[SMS, " in line]
     assert all(len(text) <= 160 and text.isascii() for text in sms)
-    assert "ZLB WARN web-frontend: DOWN 1: vm-web-2:8080" in sms  # a backend fails
-    assert "ZLB INFO web-frontend: UP 1: vm-web-2:8080" in sms  # and recovers
-    assert "ZLB WARN api-gateway: DOWN 1: vm-api-1:8001" in sms  # one port of two
+    assert "ZLB zlb-health WARN web-frontend: DOWN 1: vm-web-2:8080" in sms  # a backend fails
+    assert "ZLB zlb-health INFO web-frontend: UP 1: vm-web-2:8080" in sms  # and recovers
+    assert "ZLB zlb-health WARN api-gateway: DOWN 1: vm-api-1:8001" in sms  # one port of two
     assert any(
-        "NO healthy backend" in text and text.startswith("ZLB CRIT db-proxy") for text in sms
+        "NO healthy backend" in text and text.startswith("ZLB zlb-health CRIT db-proxy")
+        for text in sms
     )
-    assert any("monitoring degraded" in text for text in sms)
-    assert any("monitoring restored" in text for text in sms)
+    degraded = "ZLB zlb-health WARN api-gateway: Monitoring degraded, 3 failed API calls"
+    assert f"{degraded} (server SERVICE_UNAVAILABLE)." in sms
+    assert "ZLB zlb-health INFO api-gateway: Monitoring restored." in sms
     assert "[EMAIL] Subject:" in out
     assert "history read back from the table:" in out
     assert "availability" in out

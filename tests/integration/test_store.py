@@ -1,14 +1,14 @@
-"""The DynamoDB adapter against moto's server: ownership, claims, and the outbox bound."""
+"""The DynamoDB adapter against moto's server: ownership, claims, merging, ticks, forgetting."""
 
 from __future__ import annotations
 
-import logging
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 
-from zlb_health.adapters.store import MAX_PENDING_PER_LOAD_BALANCER, HealthStore
-from zlb_health.engine.notifications import Notification
+from zlb_health.adapters.store import HealthStore
+from zlb_health.engine.notifications import Notification, Transition
 from zlb_health.engine.state import LbState
 from zlb_health_tools.stack import LocalStack
 
@@ -51,26 +51,89 @@ def test_only_the_run_that_moves_the_version_owns_the_change(stack: LocalStack) 
     assert store.load_states(["lb-x"])["lb-x"].outbox == {}
 
 
-def test_a_full_outbox_drops_the_oldest_and_says_so(
-    stack: LocalStack, caplog: pytest.LogCaptureFixture
-) -> None:
+def down(seq: int, status: str) -> Notification:
+    """vm-1 told `status` by notification `seq` (Dead: a down; Alive: a recovery)."""
+    previous = "Alive" if status == "Dead" else "Dead"
+    return Notification(
+        id=f"lb-x#{seq:08d}",
+        event_type="health_change",
+        severity="warning" if status == "Dead" else "info",
+        load_balancer_id="lb-x",
+        load_balancer_name="x",
+        observed_at=f"2026-11-23T12:{seq % 60:02d}:00.000Z",
+        summary=f"change {seq}",
+        transitions=(
+            Transition(
+                "lsn-1", "web", "vm-1", "10.0.0.1", "80", None, previous, status,
+                f"2026-11-23T12:{seq % 60:02d}:00.000Z",
+                "down" if status == "Dead" else "recovered",
+            ),
+        ),
+    )  # fmt: skip
+
+
+def test_undelivered_notifications_merge_into_one_entry_however_many(stack: LocalStack) -> None:
     store = store_for(stack)
     stored = store.load_states(["lb-x"])["lb-x"]
-    total = MAX_PENDING_PER_LOAD_BALANCER + 2
-    with caplog.at_level(logging.ERROR, logger="zlb_health.adapters.store"):
-        for seq in range(1, total + 1):
-            written = store.commit(
-                stored,
-                LbState("lb-x", seq=seq),
-                notification(seq),
-                run_id=f"run-{seq}",
-                lease_until=0.0,
-                now=1.0,
-            )
-            assert written is not None
-            stored = written
-    kept = sorted(store.load_states(["lb-x"])["lb-x"].outbox)
-    assert len(kept) == MAX_PENDING_PER_LOAD_BALANCER
-    assert kept[0] == "lb-x#00000003"  # 1 and 2, the oldest, were dropped
-    dropped = [r for r in caplog.records if "dropping the oldest" in r.getMessage()]
-    assert len(dropped) == 2
+    total = 45  # SNS down for 45 runs; every run's claim has lapsed by the next
+    for seq in range(1, total + 1):
+        written = store.commit(
+            stored,
+            LbState("lb-x", seq=seq),
+            down(seq, "Dead" if seq % 2 else "Alive"),
+            run_id=f"run-{seq}",
+            lease_until=float(seq),
+            now=float(seq),
+        )
+        assert written is not None
+        stored = written
+    (entry,) = store.load_states(["lb-x"])["lb-x"].outbox.values()
+    merged = entry.notification
+    assert merged.id == "lb-x#00000045"
+    assert merged.coalesced == 45
+    assert [(t.kind, t.previous_status, t.current_status) for t in merged.transitions] == [
+        ("down", "Alive", "Dead")  # 45 is odd: Dead, and subscribers last heard Alive
+    ]
+    assert len(merged.resolved) == 22  # the down-and-back pairs, for the email
+    assert entry.claim == "run-45"
+
+
+def test_a_live_claim_of_another_run_leaves_the_new_notification_unclaimed(
+    stack: LocalStack,
+) -> None:
+    store = store_for(stack)
+    empty = store.load_states(["lb-x"])["lb-x"]
+    first = store.commit(empty, LbState("lb-x", seq=1), down(1, "Dead"), run_id="a",
+                         lease_until=100.0, now=0.0)  # fmt: skip
+    assert first is not None
+    second = store.commit(first, LbState("lb-x", seq=2), down(2, "Alive"), run_id="b",
+                          lease_until=100.0, now=1.0)  # fmt: skip
+    assert second is not None
+    outbox = store.load_states(["lb-x"])["lb-x"].outbox
+    assert {k: (p.claim, p.notification.id) for k, p in outbox.items()} == {
+        "lb-x#00000001": ("a", "lb-x#00000001"),
+        "lb-x#00000002": (None, "lb-x#00000002"),
+    }  # b waits: a is still delivering the older word
+
+
+def test_a_tick_is_observed_once_unless_its_run_died(stack: LocalStack) -> None:
+    store = store_for(stack)
+    tick = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert store.claim_tick("0/1", tick, run_id="a", lease_until=50.0, now=0.0)
+    assert not store.claim_tick("0/1", tick, run_id="b", lease_until=60.0, now=10.0)  # a runs
+    assert store.claim_tick("0/1", tick, run_id="c", lease_until=120.0, now=70.0)  # a died
+    store.finish_tick("0/1", tick, run_id="c")
+    assert not store.claim_tick("0/1", tick, run_id="d", lease_until=999.0, now=500.0)
+    assert store.claim_tick("1/2", tick, run_id="e", lease_until=50.0, now=0.0)  # other shard
+
+
+def test_a_retired_state_is_forgotten_only_at_the_version_read(stack: LocalStack) -> None:
+    store = store_for(stack)
+    empty = store.load_states(["lb-x"])["lb-x"]
+    written = store.commit(empty, LbState("lb-x", retired="deleted"), None, run_id="a",
+                           lease_until=0.0, now=0.0)  # fmt: skip
+    assert written is not None
+    assert not store.forget(empty)  # stale version: refused
+    assert store.forget(written)
+    assert store.load_states(["lb-x"])["lb-x"].version == 0
+    assert store.known_load_balancers() == []

@@ -7,14 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from zlb_health.config import Thresholds
 from zlb_health.engine.notifications import Notification, Transition
-from zlb_health.engine.rules import (
-    Evaluation,
-    FailedObservation,
-    HealthObservation,
-    Observation,
-    apply_observation,
-)
-from zlb_health.engine.state import LbState
+from zlb_health.engine.observation import LbObservation, ScopeAnswer, ScopeFailure
+from zlb_health.engine.rules import Evaluation, apply_observation
+from zlb_health.engine.state import LbState, key_of
 from zlb_health.zenlayer.models import BackendHealth, PortHealth
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -51,22 +46,30 @@ def be(
     )
 
 
+def key(target: str = "i-1", *, listener: str = "lsn-1", port: str = "80") -> str:
+    """The state key of a backend built by `be` with the same arguments."""
+    b = be(target, listener=listener, port=None, listener_port=port)
+    return key_of(listener, b.instance_id, b.private_ip_address, port)
+
+
 def observation(
     minute: float,
     *backends: BackendHealth,
     lb: str = "lb-1",
     name: str = "lb-one",
     listener_filter: str | frozenset[str] | None = None,
-) -> HealthObservation:
-    return HealthObservation(
-        load_balancer_id=lb,
-        load_balancer_name=name,
-        backends=tuple(backends),
-        request_id=f"req-{minute}",
-        latency_ms=12.5,
-        observed_at=at(minute),
-        listener_filter=listener_filter,
-    )
+) -> LbObservation:
+    """One answer for the whole load balancer, or one per listener of `listener_filter`."""
+    rid = f"req-{minute}"
+    if listener_filter is None:
+        answers = (ScopeAnswer("", tuple(backends), rid, 12.5),)
+    else:
+        scopes = [listener_filter] if isinstance(listener_filter, str) else sorted(listener_filter)
+        answers = tuple(
+            ScopeAnswer(lsn, tuple(b for b in backends if b.listener_id == lsn), rid, 12.5)
+            for lsn in scopes
+        )
+    return LbObservation(lb, name, at(minute), answers)
 
 
 def failure(
@@ -76,17 +79,10 @@ def failure(
     kind: str = "server",
     code: str | None = "INTERNAL_ERROR",
     status: int | None = 500,
-) -> FailedObservation:
-    return FailedObservation(
-        load_balancer_id=lb,
-        load_balancer_name="",
-        error_kind=kind,
-        error_code=code,
-        http_status=status,
-        request_id=f"req-fail-{minute}",
-        message="boom",
-        observed_at=at(minute),
-    )
+    scope: str = "",
+) -> LbObservation:
+    error = ScopeFailure(scope, kind, code, status, f"req-fail-{minute}", "boom")
+    return LbObservation(lb, "", at(minute), failures=(error,))
 
 
 @dataclass
@@ -100,7 +96,7 @@ class Runner:
     notifications: list[Notification] = field(default_factory=list)
     last: Evaluation | None = None
 
-    def apply(self, obs: Observation, *, now: datetime | None = None) -> Evaluation:
+    def apply(self, obs: LbObservation, *, now: datetime | None = None) -> Evaluation:
         evaluation = apply_observation(self.state, obs, self.thresholds, now=now or obs.observed_at)
         self.state = evaluation.new_state
         self.last = evaluation

@@ -10,8 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zlb_health.engine.notifications import Notification
-from zlb_health.engine.render import SMS_MAX, SUBJECT_MAX, PlannedMessage, plan_messages
+from zlb_health.engine.notifications import MonitorEvent, Notification
+from zlb_health.engine.plan import PlannedMessage, plan_messages
+from zlb_health.engine.render import Origin
+
+SMS_PART = 160  # characters of one plain-ASCII SMS part
+SNS_SUBJECT = 99  # SNS requires a subject shorter than 100 characters
+SNS_MESSAGE = 262_144  # bytes SNS accepts in one Publish
 
 
 def _n(
@@ -31,9 +36,21 @@ def _n(
         observed_at=f"2024-05-01T12:{minute:02d}:00.000Z",
         summary=f"name-{lb}: something {event_type}.",
         counts={"alive": 1, "dead": 1, "backends": 2},
-        monitor={"kind": "server", "code": "E", "requestId": f"r-{lb}"}
+        monitor_events=(
+            MonitorEvent(
+                "",
+                "degraded" if event_type == "monitor_degraded" else "restored",
+                f"2024-05-01T12:{minute:02d}:00.000Z",
+                "2024-05-01T11:58:00.000Z",
+                3,
+                "server",
+                "E",
+                503,
+                f"r-{lb}",
+            ),
+        )
         if event_type.startswith("monitor")
-        else None,
+        else (),
     )
 
 
@@ -74,7 +91,8 @@ def test_monitor_degraded_notifications_are_one_message() -> None:
     assert doc["loadBalancerIds"] == [f"lb-{i}" for i in range(5)]
     assert len(doc["loadBalancers"]) == 5
     assert group.rendered.message["sms"] == (
-        "ZLB WARN: monitoring degraded for 5 load balancers: name-lb-0,name-lb-1,name-lb-2 +2 more."
+        "ZLB zlb-health WARN: monitoring degraded for 5 load balancers: "
+        "name-lb-0,name-lb-1,name-lb-2 +2 more."
     )
     assert "r-lb-3" in group.rendered.message["email"]
 
@@ -84,7 +102,9 @@ def test_a_single_degraded_load_balancer_keeps_its_id() -> None:
     (p,) = planned
     assert p.rendered.attributes["load_balancer_id"] == "lb-a"
     assert _doc(p)["loadBalancerIds"] == ["lb-a"]
-    assert p.rendered.message["sms"].startswith("ZLB WARN name-lb-a: monitoring degraded")
+    assert p.rendered.message["sms"] == (
+        "ZLB zlb-health WARN name-lb-a: Monitoring degraded, 3 failed API calls (server E)."
+    )
 
 
 def test_restored_notifications_are_one_message_too() -> None:
@@ -113,9 +133,11 @@ def test_beyond_the_cap_the_most_severe_go_alone_and_the_rest_in_a_digest() -> N
     assert doc["digest"] is True
     assert len(doc["loadBalancerIds"]) == 33
     assert digest.rendered.message["sms"] == (
-        "ZLB: 33 load balancers changed: 1 crit, 12 warn, 20 info. See email."
+        "ZLB zlb-health: 33 load balancers changed: 1 crit, 12 warn, 20 info. See email."
     )
-    assert len(digest.rendered.subject) <= SUBJECT_MAX
+    assert digest.rendered.subject == (
+        "ZLB CRITICAL [zlb-health]: 33 load balancers changed: 1 critical, 12 warning, 20 info."
+    )
 
 
 def test_digest_event_type_is_the_highest_priority_present() -> None:
@@ -190,9 +212,9 @@ def test_every_notification_is_in_exactly_one_message(
     assert len(planned) <= cap
     for p in planned:
         m = p.rendered
-        assert len(m.message["sms"]) <= SMS_MAX
+        assert len(m.message["sms"]) <= SMS_PART
         assert all(" " <= c <= "~" for c in m.message["sms"])
-        assert len(m.subject) <= SUBJECT_MAX
+        assert len(m.subject) <= SNS_SUBJECT
         assert set(m.attributes) == {"event_type", "severity", "load_balancer_id"}
         assert json.loads(m.message["default"])["schemaVersion"] == 1
     shuffled = list(notifications)
@@ -204,3 +226,40 @@ def test_every_notification_is_in_exactly_one_message(
         if p.rendered.attributes["event_type"] == "monitor_degraded"
     )
     assert kinds["monitor_degraded"] <= 1
+
+
+def test_a_whole_fleet_degraded_is_one_message_within_the_sns_limit() -> None:
+    """10,000 load balancers degraded at once (a whole-API outage of a large fleet)."""
+    ns = [_n(f"lb-{i:05d}-{'x' * 40}", event_type="monitor_degraded") for i in range(10_000)]
+    (p,) = plan_messages(ns, cap=10, origin=Origin("zlb-prod", "eu-west-1"))
+    assert len(p.notification_ids) == 10_000  # every one is settled by this message
+    size = len(p.rendered.sns_message().encode("utf-8"))
+    assert size <= SNS_MESSAGE
+    doc = _doc(p)
+    assert len(doc["ids"]) + doc["idsOmitted"] == 10_000
+    assert len(doc["loadBalancerIds"]) + doc["loadBalancerIdsOmitted"] == 10_000
+    assert len(doc["loadBalancers"]) + doc["loadBalancersOmitted"] == 10_000
+    assert p.rendered.message["sms"].startswith(
+        "ZLB zlb-prod WARN: monitoring degraded for 10000 load balancers: "
+    )
+
+
+def test_a_group_of_long_names_is_shrunk_until_it_fits() -> None:
+    long_name = "\u4e2d" * 250  # three bytes each in UTF-8, escaped six in JSON
+    ns = [
+        Notification(
+            id=f"lb-{i}#1",
+            event_type="monitor_degraded",
+            severity="warning",
+            load_balancer_id=f"lb-{i}",
+            load_balancer_name=long_name,
+            observed_at="2024-05-01T12:00:00.000Z",
+            summary=long_name * 4,
+        )
+        for i in range(3000)
+    ]
+    (p,) = plan_messages(ns, cap=10)
+    assert len(p.rendered.sns_message().encode("utf-8")) <= SNS_MESSAGE
+    doc = _doc(p)
+    assert 0 < len(doc["loadBalancers"]) < 200  # fewer than the first attempt's 200 entries
+    assert len(doc["loadBalancers"]) + doc["loadBalancersOmitted"] == 3000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
 from datetime import timedelta
@@ -12,8 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zlb_health.config import Thresholds
-from zlb_health.engine.notifications import ListenerHealth, Notification, Transition
-from zlb_health.engine.rules import FailedObservation, apply_observation
+from zlb_health.engine.notifications import (
+    ListenerHealth,
+    MonitorEvent,
+    Notification,
+    Resolved,
+    Transition,
+)
+from zlb_health.engine.observation import ScopeFailure
+from zlb_health.engine.rules import apply_observation
 from zlb_health.engine.state import (
     BackendState,
     LbState,
@@ -25,13 +33,16 @@ from zlb_health.engine.state import (
 )
 from zlb_health.zenlayer.errors import AuthError
 
-K1 = "lsn-1|i-1|80"
-K2 = "lsn-1|i-2|80"
+K1 = "lsn-1|i-1|10.0.0.3|80"
+K2 = "lsn-1|i-2|10.0.0.3|80"
 
 
-def test_backend_key_uses_target_and_effective_port() -> None:
-    assert backend_key(be("i-1", port=8080)) == "lsn-1|i-1|8080"
-    assert backend_key(be("10.1.1.1", port=None, listener_port="80,443")) == "lsn-1|10.1.1.1|80,443"
+def test_backend_key_is_listener_instance_ip_and_effective_port() -> None:
+    assert backend_key(be("i-1", port=8080)) == "lsn-1|i-1|10.0.0.3|8080"
+    assert backend_key(be("i-1", port=8080, ip="10.9.9.9")) == "lsn-1|i-1|10.9.9.9|8080"
+    assert backend_key(be("10.1.1.1", port=None, listener_port="80,443")) == (
+        "lsn-1||10.1.1.1|80,443"
+    )
 
 
 # -- baseline and thresholds ------------------------------------------------------------------
@@ -232,8 +243,8 @@ def test_same_vm_in_two_listeners_is_two_backends() -> None:
     assert [(t.listener_id, t.target) for t in n.transitions] == [("lsn-1", "i-1")]
     assert n.critical_listeners == ("lsn-1",)
     assert n.healthy_by_listener == (
-        ListenerHealth("lsn-1", "name-lsn-1", 0, 1),
-        ListenerHealth("lsn-2", "name-lsn-2", 2, 2),
+        ListenerHealth("lsn-1", "name-lsn-1", healthy=0, total=1, partial=0, down=1),
+        ListenerHealth("lsn-2", "name-lsn-2", healthy=2, total=2, partial=0, down=0),
     )
 
 
@@ -253,6 +264,7 @@ def test_listener_losing_its_last_healthy_backend_is_critical() -> None:
     assert last.critical_listeners == ("lsn-1",)
     assert last.counts == {
         "alive": 1,
+        "partial": 0,
         "dead": 2,
         "unknown": 0,
         "close": 0,
@@ -333,26 +345,45 @@ def test_added_and_removed_backends_are_informational() -> None:
         ("added", None, "Alive")
     ]
     assert r.unit(K2) == ("Alive", "Alive")
-    removed = r.step(be("i-1"))
+    assert r.step(be("i-1")) is None  # absent once: no data yet
+    assert r.state is not None
+    assert r.state.backends[K2].absent == 1
+    removed = r.step(be("i-1"))  # absent twice: removed
     assert removed is not None
     assert removed.severity == "info"
-    assert [(t.kind, t.previous_status, t.current_status) for t in removed.transitions] == [
-        ("removed", "Alive", None)
-    ]
-    assert r.state is not None
+    assert [
+        (t.kind, t.previous_status, t.current_status, t.reason) for t in removed.transitions
+    ] == [("removed", "Alive", None, "absent")]
     assert K2 not in r.state.backends
 
 
-def test_added_dead_backend_reports_added_then_down() -> None:
+def test_a_backend_back_within_the_absence_limit_keeps_its_history() -> None:
+    r = Runner(Thresholds(3, 2, 3, 0))  # absence limit max(2, 3) = 3
+    r.step(be("i-1"), be("i-2"))
+    assert r.steps(3, be("i-1", "Dead"), be("i-2"))[-1].transitions[0].kind == "down"
+    assert r.step(be("i-2")) is None
+    assert r.step(be("i-2")) is None
+    assert r.step(be("i-1", "Dead"), be("i-2")) is None  # back: still the same outage
+    assert r.steps(2, be("i-1"), be("i-2"))[-1].transitions[0].kind == "recovered"
+
+
+def test_a_new_dead_backend_is_told_once_as_down() -> None:
     r = Runner(Thresholds(2, 2, 3, 0))
     r.step(be("i-1"))
-    added = r.step(be("i-1"), be("i-2", "Dead"))
-    assert added is not None
-    assert [(t.kind, t.current_status) for t in added.transitions] == [("added", "Dead")]
+    assert r.step(be("i-1"), be("i-2", "Dead")) is None  # not confirmed yet: nothing to tell
     down = r.step(be("i-1"), be("i-2", "Dead"))
     assert down is not None
     assert down.severity == "warning"
-    assert [(t.kind, t.previous_status) for t in down.transitions] == [("down", None)]
+    assert [(t.kind, t.previous_status, t.current_status) for t in down.transitions] == [
+        ("down", None, "Dead")
+    ]
+
+
+def test_a_baseline_backend_confirmed_later_is_not_added() -> None:
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be("i-1"), be("i-2", "Unknown"))
+    assert r.step(be("i-1"), be("i-2")) is None
+    assert r.unit(K2) == ("Alive", "Alive")
 
 
 def test_added_dead_backend_with_threshold_one_is_just_down() -> None:
@@ -367,39 +398,52 @@ def test_removing_the_last_healthy_backend_is_critical() -> None:
     r = Runner(Thresholds(1, 1, 3, 0))
     r.step(be("i-1"), be("i-2"))
     r.step(be("i-1", "Dead"), be("i-2"))
+    assert r.step(be("i-1", "Dead")) is None  # i-2 absent once
     n = r.step(be("i-1", "Dead"))
     assert n is not None
     assert n.severity == "critical"
     assert [t.kind for t in n.transitions] == ["removed"]
 
 
-def test_listener_filter_only_considers_that_listener() -> None:
+def test_a_listener_left_without_backends_is_a_warning() -> None:
     r = Runner(Thresholds(1, 1, 3, 0))
     r.step(be("i-1"), be("i-2", listener="lsn-2"))
-    # lsn-2's backend is absent (and an lsn-2 entry is ignored): not removed, not changed.
-    n = r.step(be("i-1", "Dead"), be("i-9", listener="lsn-2"), listener_filter="lsn-1")
+    r.step(be("i-1"))
+    n = r.step(be("i-1"))
+    assert n is not None
+    assert (n.severity, [t.kind for t in n.transitions]) == ("warning", ["removed"])
+    assert n.summary == "lb-one: 1 backend removed; no backend left on name-lsn-2."
+
+
+def test_a_listener_target_applies_to_its_own_listener_only() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    both = frozenset({"lsn-1", "lsn-2"})
+    r.step(be("i-1"), be("i-2", listener="lsn-2"), listener_filter=both)
+    # lsn-1's answer carries an lsn-2 row: it is not lsn-1's to report, and changes nothing.
+    n = r.step(be("i-1", "Dead"), be("i-2", listener="lsn-2"), listener_filter=both)
     assert n is not None
     assert [(t.listener_id, t.kind) for t in n.transitions] == [("lsn-1", "down")]
     assert r.state is not None
-    assert set(r.state.backends) == {K1, "lsn-2|i-2|80"}
-    gone = r.step(listener_filter="lsn-1")
-    assert gone is not None
-    assert [(t.listener_id, t.kind) for t in gone.transitions] == [("lsn-1", "removed")]
-    assert set(r.state.backends) == {"lsn-2|i-2|80"}
+    assert set(r.state.backends) == {K1, "lsn-2|i-2|10.0.0.3|80"}
 
 
-def test_listener_filter_may_cover_several_listeners() -> None:
+def test_a_listener_no_longer_polled_has_its_backends_removed_as_unmonitored() -> None:
     r = Runner(Thresholds(1, 1, 3, 0))
     r.step(be("i-1"), be("i-2", listener="lsn-2"), be("i-3", listener="lsn-3"))
-    both = frozenset({"lsn-1", "lsn-2"})
-    n = r.step(be("i-1", "Dead"), listener_filter=both)
+    # LOAD_BALANCER_IDS went from the whole load balancer to lb-1/lsn-1 and lb-1/lsn-2.
+    n = r.step(
+        be("i-1", "Dead"),
+        be("i-2", listener="lsn-2"),
+        listener_filter=frozenset({"lsn-1", "lsn-2"}),
+    )
     assert n is not None
-    assert [(t.listener_id, t.kind) for t in n.transitions] == [
-        ("lsn-1", "down"),
-        ("lsn-2", "removed"),
+    assert [(t.listener_id, t.kind, t.reason) for t in n.transitions] == [
+        ("lsn-1", "down", None),
+        ("lsn-3", "removed", "unmonitored"),
     ]
+    assert n.severity == "critical"  # lsn-1 has nothing healthy left; the removal is info
     assert r.state is not None
-    assert set(r.state.backends) == {K1, "lsn-3|i-3|80"}
+    assert set(r.state.backends) == {K1, "lsn-2|i-2|10.0.0.3|80"}
 
 
 def test_empty_load_balancer_baseline_then_backends_are_added() -> None:
@@ -514,25 +558,34 @@ def test_failures_degrade_once_then_restore_once() -> None:
     degraded = r.fail(code="AUTH_FAILED")
     assert degraded is not None
     assert (degraded.event_type, degraded.severity) == ("monitor_degraded", "warning")
-    assert degraded.monitor is not None
-    assert degraded.monitor["kind"] == "server"
-    assert degraded.monitor["code"] == "AUTH_FAILED"
-    assert degraded.monitor["requestId"] == "req-fail-4"
-    assert degraded.monitor["consecutiveFailures"] == 3
+    (event,) = degraded.monitor_events
+    assert (event.scope, event.change, event.kind, event.code) == (
+        "",
+        "degraded",
+        "server",
+        "AUTH_FAILED",
+    )
+    assert event.request_id == "req-fail-4"
+    assert event.consecutive_failures == 3
+    assert event.since == "2024-05-01T12:02:00.000Z"  # the first failure, not the third
     assert degraded.transitions == ()
     assert r.fail() is None
     assert r.fail() is None
     assert r.state is not None
-    assert r.state.monitor.consecutive_failures == 5
-    assert r.state.monitor.degraded
+    assert r.state.monitors[""].consecutive_failures == 5
+    assert r.state.monitors[""].degraded
     assert r.state.to_dict()["b"] == health  # health state kept as is
     restored = r.step(be("i-1"))
     assert restored is not None
     assert (restored.event_type, restored.severity) == ("monitor_restored", "info")
     assert restored.monitor_restored
-    assert restored.monitor is not None
-    assert restored.monitor["consecutiveFailures"] == 5
-    assert r.state.monitor == MonitorState()
+    (event,) = restored.monitor_events
+    assert (event.change, event.consecutive_failures, event.at) == (
+        "restored",
+        5,
+        "2024-05-01T12:07:00.000Z",
+    )
+    assert r.state.monitors == {}
     assert r.step(be("i-1")) is None
     assert [n.event_type for n in r.notifications] == ["monitor_degraded", "monitor_restored"]
 
@@ -544,7 +597,7 @@ def test_failures_below_the_threshold_reset_on_success() -> None:
     r.fail()
     assert r.step(be("i-1")) is None
     assert r.state is not None
-    assert r.state.monitor.consecutive_failures == 0
+    assert r.state.monitors == {}
     r.fail()
     r.fail()
     assert r.notifications == []
@@ -558,9 +611,24 @@ def test_restored_with_transitions_is_one_combined_notification() -> None:
     assert n is not None
     assert (n.event_type, n.severity, n.monitor_restored) == ("health_change", "warning", True)
     assert n.summary.endswith("; monitoring restored.")
-    assert n.monitor is not None
-    assert n.monitor["restoredAt"] == "2024-05-01T12:03:00.000Z"
-    assert n.to_dict()["monitorRestored"] is True
+    (event,) = n.monitor_events
+    assert (event.change, event.at) == ("restored", "2024-05-01T12:03:00.000Z")
+
+
+def test_a_failing_listener_target_is_degraded_on_its_own() -> None:
+    r = Runner(Thresholds(1, 1, 1, 0))
+    both = frozenset({"lsn-1", "lsn-2"})
+    r.step(be("i-1"), be("i-2", listener="lsn-2"), listener_filter=both)
+    lsn1 = observation(2, be("i-1", "Dead"), listener_filter="lsn-1")
+    broken = failure(2, scope="lsn-2", kind="not_found", code="INVALID_LISTENER_NOT_FOUND")
+    n = r.apply(dataclasses.replace(lsn1, failures=broken.failures)).notification
+    assert n is not None
+    assert (n.event_type, n.severity) == ("health_change", "critical")
+    assert [(t.listener_id, t.kind) for t in n.transitions] == [("lsn-1", "down")]
+    assert [(e.scope, e.change, e.code) for e in n.monitor_events] == [
+        ("lsn-2", "degraded", "INVALID_LISTENER_NOT_FOUND")
+    ]
+    assert "lsn-2|i-2|10.0.0.3|80" in r.state.backends if r.state else False  # kept as it was
 
 
 def test_failure_before_any_state_then_baseline() -> None:
@@ -574,15 +642,17 @@ def test_failure_before_any_state_then_baseline() -> None:
     assert restored.event_type == "monitor_restored"
 
 
-def test_failed_observation_from_error() -> None:
-    error = AuthError("bad signature", status=401, code="AUTH_FAILED", request_id="r-9")
-    obs = FailedObservation.from_error("lb-1", "one", error, at(1))
-    assert (obs.error_kind, obs.error_code, obs.http_status, obs.request_id) == (
-        "auth",
-        "AUTH_FAILED",
-        401,
-        "r-9",
+def test_a_scope_failure_keeps_what_the_api_said_apart_from_our_summary() -> None:
+    error = AuthError(
+        "authentication or authorization failed",
+        status=401,
+        code="AUTH_FAILED",
+        request_id="r-9",
+        detail="signature mismatch",
     )
+    failure = ScopeFailure.from_error("lsn-2", error)
+    assert failure == ScopeFailure("lsn-2", "auth", "AUTH_FAILED", 401, "r-9", "signature mismatch")
+    assert ScopeFailure.from_error("", AuthError("no detail", status=403)).message == "no detail"
 
 
 # -- reminders --------------------------------------------------------------------------------
@@ -664,17 +734,32 @@ _opt_status = st.none() | _status
 _iso = st.none() | st.just("2024-05-01T12:00:00.000Z")
 _units = st.dictionaries(
     st.sampled_from(["*", "80", "443", "8080"]),
-    st.builds(UnitState, _status, _opt_status, _opt_status, st.integers(0, 9), _iso),
+    st.builds(
+        UnitState, _status, _opt_status, _opt_status, st.integers(0, 9), _iso, st.integers(0, 3)
+    ),
     max_size=3,
 )
 _backends = st.dictionaries(
     _text,
-    st.builds(BackendState, _text, _text, st.none() | _text, _text, _text, _units),
+    st.builds(
+        BackendState,
+        _text,
+        _text,
+        st.none() | _text,
+        _text,
+        _text,
+        _units,
+        st.integers(0, 3),
+        st.booleans(),
+    ),
     max_size=4,
 )
 _error = st.none() | st.dictionaries(
     st.sampled_from(["kind", "code", "status", "requestId", "message", "at"]),
     st.none() | _text | st.integers(0, 599),
+)
+_monitors = st.dictionaries(
+    _text, st.builds(MonitorState, st.integers(0, 50), st.booleans(), _iso, _error), max_size=2
 )
 _states = st.builds(
     LbState,
@@ -683,8 +768,11 @@ _states = st.builds(
     _iso,
     _backends,
     st.dictionaries(_text, st.builds(ListenerState, _iso, _iso), max_size=3),
-    st.builds(MonitorState, st.integers(0, 50), st.booleans(), _iso, _error),
+    _monitors,
     st.integers(0, 10**8),
+    st.integers(0, 3),
+    st.none() | st.sampled_from(["deleted", "unmonitored"]),
+    st.booleans(),
 )
 
 
@@ -700,6 +788,34 @@ def test_state_round_trips_exactly(state: LbState) -> None:
     assert state.copy() == state
 
 
+def test_a_version_1_state_is_read_with_ip_keys_and_one_monitor() -> None:
+    v1 = {
+        "v": 1,
+        "id": "lb-1",
+        "n": "one",
+        "t": "2024-05-01T12:00:00.000Z",
+        "s": 7,
+        "m": [2, True, "2024-05-01T11:58:00.000Z", {"kind": "server"}],
+        "l": {"lsn-1": ["2024-05-01T11:50:00.000Z", None]},
+        "b": {
+            "lsn-1|i-1|80": [
+                "lsn-1", "web", "i-1", "10.0.0.1", "80",
+                {"*": ["D", "D", "D", 3, "2024-05-01T11:50:00.000Z"]},
+            ]
+        },
+    }  # fmt: skip
+    state = LbState.from_dict(v1)
+    assert list(state.backends) == ["lsn-1|i-1|10.0.0.1|80"]
+    assert state.backends["lsn-1|i-1|10.0.0.1|80"].units["*"] == UnitState(
+        "Dead", "Dead", "Dead", 3, "2024-05-01T11:50:00.000Z"
+    )
+    assert state.monitors == {
+        "": MonitorState(2, True, "2024-05-01T11:58:00.000Z", {"kind": "server"})
+    }
+    assert (state.seq, state.listeners["lsn-1"].critical_since) == (7, "2024-05-01T11:50:00.000Z")
+    assert LbState.from_dict(state.to_dict()) == state
+
+
 _transitions = st.builds(
     Transition,
     _text,
@@ -711,7 +827,25 @@ _transitions = st.builds(
     _opt_status,
     _opt_status,
     _iso,
-    st.sampled_from(["down", "recovered", "closed", "enabled", "added", "removed", "changed"]),
+    st.sampled_from(
+        ["down", "recovered", "closed", "enabled", "added", "removed", "renumbered", "changed"]
+    ),
+    st.lists(st.integers(1, 65535), max_size=3).map(tuple),
+    st.none() | st.integers(1, 65535),
+    st.none() | st.sampled_from(["absent", "deleted", "unmonitored"]),
+)
+_events = st.builds(
+    MonitorEvent,
+    _text,
+    st.sampled_from(["degraded", "restored", "ended"]),
+    _text,
+    _iso,
+    st.integers(0, 99),
+    st.none() | _text,
+    st.none() | _text,
+    st.none() | st.integers(100, 599),
+    st.none() | _text,
+    st.none() | _text,
 )
 _notifications = st.builds(
     Notification,
@@ -725,12 +859,24 @@ _notifications = st.builds(
     transitions=st.lists(_transitions, max_size=4).map(tuple),
     counts=st.dictionaries(_text, st.integers(0, 100)),
     healthy_by_listener=st.lists(
-        st.builds(ListenerHealth, _text, _text, st.integers(0, 9), st.integers(0, 9)), max_size=3
+        st.builds(
+            ListenerHealth,
+            _text,
+            _text,
+            st.integers(0, 9),
+            st.integers(0, 9),
+            st.integers(0, 9),
+            st.integers(0, 9),
+        ),
+        max_size=3,
     ).map(tuple),
-    monitor=st.none() | st.dictionaries(_text, st.none() | _text | st.integers() | st.booleans()),
-    monitor_restored=st.booleans(),
+    monitor_events=st.lists(_events, max_size=2).map(tuple),
     critical_listeners=st.lists(_text, max_size=3).map(tuple),
     request_id=st.none() | _text,
+    resolved=st.lists(st.builds(Resolved, _text, _iso, _iso), max_size=2).map(tuple),
+    coalesced=st.integers(1, 50),
+    ids=st.lists(_text, max_size=3).map(tuple),
+    retired=st.none() | st.sampled_from(["deleted", "unmonitored"]),
 )
 
 

@@ -6,8 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
+from zlb_health.adapters import aws
 
 if TYPE_CHECKING:
     from mypy_boto3_sns.client import SNSClient
@@ -24,7 +25,11 @@ class PublishError(Exception):
 class SnsPublisher:
     def __init__(self, topic_arn: str, *, client: SNSClient | None = None) -> None:
         self.topic_arn = topic_arn
-        self._client: SNSClient = client or boto3.client("sns")
+        self._client: SNSClient = client or aws.client("sns")
+
+    @property
+    def client(self) -> SNSClient:
+        return self._client
 
     def publish(
         self, *, subject: str, message: Mapping[str, str], attributes: Mapping[str, str]

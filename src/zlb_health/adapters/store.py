@@ -1,62 +1,66 @@
-"""DynamoDB adapter: one table holds state, snapshots and events (key schema in the README).
+"""DynamoDB adapter: one table holds states, snapshots, events and tick markers (README, Storage).
 
-    PK         SK                       GSI1PK        GSI1SK               what
-    LB#<lb>    STATE                    LATEST        <lb>                 latest state + outbox
-    LB#<lb>    SNAP#<observedAt>        -             -                    a snapshot per run (TTL)
-    LB#<lb>    EVENT#<observedAt>#<id>  EVENTS#<day>  <observedAt>#<lb>    a notification (TTL)
+    PK              SK                       GSI1PK        GSI1SK             what
+    LB#<lb>         STATE                    LATEST        <lb>               state + outbox
+    LB#*            STATE                    -             -                  the fleet
+    LB#<lb>         SNAP#<observedAt>        -             -                  a snapshot (TTL)
+    LB#<lb>         EVENT#<observedAt>#<id>  EVENTS#<day>  <observedAt>#<lb>  a notification
+    TICK#<i>/<n>    <tick>                   -             -                  a run's tick (TTL)
 
 Ownership of a change is decided by a conditional write on the STATE item's `version`:
-whoever moves it from v to v+1 owns the notification created by that change. Pending
-notifications live in the STATE item's `outbox` map until SNS has accepted them; each carries
-a claim (the run that may publish it) and a lease, so a crashed run's work passes to the next.
+whoever moves it from v to v+1 owns the notification created by that change. Undelivered
+notifications live in the STATE item's `outbox` until SNS has accepted them. Each carries a claim
+(the run that may publish it) and a lease, so a crashed run's work passes to the next. Claims are
+all or nothing per subject: a run claims a subject's outbox only when no other run holds a live
+claim on any of it, and what it claims is merged into its net effect (`coalesce`), so messages
+about one load balancer can never be delivered out of order, and the outbox never grows past
+one entry per run in flight however long SNS is down.
+
+Every AWS failure leaves this module as a `StoreError` naming the operation and the AWS error
+code; a lost condition (another run moved first) is an answer (`None` / `False`), not an error.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from zlb_health.adapters import aws
+from zlb_health.adapters.aws import Deadline
+from zlb_health.engine.coalesce import coalesce
 from zlb_health.engine.notifications import Notification
-from zlb_health.engine.state import LbState
+from zlb_health.engine.state import FLEET_ID, FleetState, LbState, SubjectState, iso, parse_iso
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 logger = logging.getLogger(__name__)
 
-STATE_SK = "STATE"
-LATEST_INDEX_PK = "LATEST"
-GSI1 = "GSI1"
-BATCH_GET_LIMIT = 100  # DynamoDB's BatchGetItem maximum
-BATCH_WRITE_LIMIT = 25  # DynamoDB's BatchWriteItem maximum
-SNAPSHOT_WRITERS = 4  # BatchWriteItem requests in flight at once
-# Keep the STATE item well below DynamoDB's 400 KB item limit even when SNS is down for long:
-# beyond this many pending notifications the oldest are dropped (and counted) rather than
-# making every later write fail.
-MAX_PENDING_PER_LOAD_BALANCER = 20
-_RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
+STATE_SK: Final = "STATE"
+LATEST_INDEX_PK: Final = "LATEST"
+GSI1: Final = "GSI1"
+BATCH_GET_LIMIT: Final = 100  # DynamoDB's BatchGetItem maximum
+BATCH_WRITE_LIMIT: Final = 25  # DynamoDB's BatchWriteItem maximum
+SNAPSHOT_WRITERS: Final = 4  # BatchWriteItem requests in flight at once
+TICK_TTL: Final = timedelta(days=2)
+_CONDITION_FAILED: Final = frozenset({"ConditionalCheckFailedException", "ConditionalCheckFailed"})
 
 
 class StoreError(Exception):
     """DynamoDB refused or failed an operation the run cannot do without."""
+
+    def __init__(self, operation: str, code: str) -> None:
+        super().__init__(f"DynamoDB {operation} failed: {code}")
+        self.operation = operation
+        self.code = code
 
 
 def compress(document: Any) -> bytes:
@@ -67,12 +71,8 @@ def decompress(blob: bytes) -> Any:
     return json.loads(zlib.decompress(blob))
 
 
-def lb_pk(load_balancer_id: str) -> str:
-    return f"LB#{load_balancer_id}"
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def lb_pk(subject_id: str) -> str:
+    return f"LB#{subject_id}"
 
 
 @dataclass(slots=True)
@@ -87,17 +87,22 @@ class PendingNotification:
 
 @dataclass(slots=True)
 class StoredState:
+    """A subject's STATE item: a load balancer (`LbState`) or the fleet (`FleetState`)."""
+
     load_balancer_id: str
     version: int  # 0: no STATE item yet
-    state: LbState | None
+    state: SubjectState | None
     outbox: dict[str, PendingNotification] = field(default_factory=dict)
 
     def claimed_by(self, run_id: str) -> list[Notification]:
-        return [
-            pending.notification
-            for _, pending in sorted(self.outbox.items())
-            if pending.claim == run_id
-        ]
+        return [p.notification for _, p in sorted(self.outbox.items()) if p.claim == run_id]
+
+    def blocked(self, now: float, run_id: str) -> bool:
+        """Another run holds a live claim on part of the outbox: leave it all to that run."""
+        return any(not p.claimable(now) and p.claim != run_id for p in self.outbox.values())
+
+    def deliverable(self, now: float, run_id: str) -> bool:
+        return bool(self.outbox) and not self.blocked(now, run_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +114,10 @@ class Snapshot:
     ok: bool
     request_id: str | None
     latency_ms: float | None
-    rows: tuple[tuple[Any, ...], ...] = ()  # see backend_rows() in the service
+    rows: tuple[tuple[Any, ...], ...] = ()  # see backend_rows() in the monitor
     counts: dict[str, int] = field(default_factory=dict)
     error: dict[str, Any] | None = None
+    invalid_rows: int = 0
 
 
 class HealthStore:
@@ -119,47 +125,49 @@ class HealthStore:
         self,
         table_name: str,
         *,
-        ttl_days: int,
+        ttl_days: int = 30,
         client: DynamoDBClient | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.table_name = table_name
         self.ttl = timedelta(days=ttl_days)
-        self._client: DynamoDBClient = client or boto3.client("dynamodb")
-        self._sleep = sleep
+        self._client: DynamoDBClient = client or aws.client("dynamodb")
         self.write_requests = 0
         self.read_requests = 0
         self.items_written = 0
         self.bytes_written = 0
 
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client
+
     # -- reads ---------------------------------------------------------------------------
 
-    def load_states(self, load_balancer_ids: Sequence[str]) -> dict[str, StoredState]:
-        """Every load balancer's STATE item (a fresh empty one when none is stored)."""
-        found: dict[str, StoredState] = {lb: StoredState(lb, 0, None) for lb in load_balancer_ids}
-        ids = list(dict.fromkeys(load_balancer_ids))
+    def load_states(
+        self, subject_ids: Sequence[str], *, deadline: Deadline | None = None
+    ) -> dict[str, StoredState]:
+        """Every subject's STATE item (a fresh empty one when none is stored)."""
+        found = {sid: StoredState(sid, 0, None) for sid in subject_ids}
+        ids = list(dict.fromkeys(subject_ids))
         for start in range(0, len(ids), BATCH_GET_LIMIT):
             keys: list[dict[str, Any]] = [
-                {"PK": {"S": lb_pk(lb)}, "SK": {"S": STATE_SK}}
-                for lb in ids[start : start + BATCH_GET_LIMIT]
+                {"PK": {"S": lb_pk(sid)}, "SK": {"S": STATE_SK}}
+                for sid in ids[start : start + BATCH_GET_LIMIT]
             ]
             request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-            for attempt in range(8):
-                response = self._call(self._client.batch_get_item, RequestItems=request)
+            while request:
+                _check(deadline, "BatchGetItem")
+                response = self._call(
+                    "BatchGetItem", self._client.batch_get_item, RequestItems=request
+                )
                 self.read_requests += 1
                 for item in response.get("Responses", {}).get(self.table_name, []):
                     stored = _stored_state_from_item(item)
                     found[stored.load_balancer_id] = stored
                 request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                self._backoff(attempt)
-            else:
-                raise StoreError("BatchGetItem kept returning unprocessed keys")
         return found
 
     def known_load_balancers(self) -> list[str]:
-        """Load balancers with a stored state (used when discovery itself fails)."""
+        """Load balancers with a stored state (the LATEST index)."""
         items = self._query_all(
             IndexName=GSI1,
             KeyConditionExpression="GSI1PK = :latest",
@@ -167,6 +175,15 @@ class HealthStore:
             ProjectionExpression="GSI1SK",
         )
         return [item["GSI1SK"]["S"] for item in items]
+
+    def latest_states(self) -> list[StoredState]:
+        """Every load balancer's STATE item, from the LATEST index (one paginated query)."""
+        items = self._query_all(
+            IndexName=GSI1,
+            KeyConditionExpression="GSI1PK = :latest",
+            ExpressionAttributeValues={":latest": {"S": LATEST_INDEX_PK}},
+        )
+        return [_stored_state_from_item(item) for item in items]
 
     def snapshots(self, load_balancer_id: str, start: datetime, end: datetime) -> list[Snapshot]:
         items = self._query_range(load_balancer_id, f"SNAP#{iso(start)}", f"SNAP#{iso(end)}")
@@ -179,7 +196,7 @@ class HealthStore:
         return [Notification.from_dict(decompress(item["notification"]["B"])) for item in items]
 
     def recent_events(self, day: datetime) -> list[Notification]:
-        """Every load balancer's notifications of one UTC day, newest first (GSI1)."""
+        """Every subject's notifications of one UTC day, newest first (GSI1)."""
         items = self._query_all(
             IndexName=GSI1,
             KeyConditionExpression="GSI1PK = :day",
@@ -203,16 +220,59 @@ class HealthStore:
         kwargs: dict[str, Any] = {"TableName": self.table_name, **query}
         items: list[dict[str, Any]] = []
         while True:
-            response = self._call(self._client.query, **kwargs)
+            response = self._call("Query", self._client.query, **kwargs)
             self.read_requests += 1
             items.extend(response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    # -- ticks ---------------------------------------------------------------------------
+
+    def claim_tick(
+        self, shard: str, tick: datetime, *, run_id: str, lease_until: float, now: float
+    ) -> bool:
+        """Record that `run_id` observes this tick. False when another delivery of the same
+        tick already did (or still does): that delivery is the tick's one observation.
+
+        A run that died mid-way (its lease over, never finished) is taken over, so a crash does
+        not cost the tick; a finished one never is.
+        """
+        return self._conditional(
+            "PutItem",
+            self._client.put_item,
+            TableName=self.table_name,
+            Item={
+                "PK": {"S": f"TICK#{shard}"},
+                "SK": {"S": iso(tick)},
+                "owner": {"S": run_id},
+                "leaseUntil": {"N": repr(lease_until)},
+                "done": {"BOOL": False},
+                "expiresAt": {"N": str(int((tick + TICK_TTL).timestamp()))},
+            },
+            ConditionExpression=("attribute_not_exists(PK) OR (done = :no AND leaseUntil < :now)"),
+            ExpressionAttributeValues={":no": {"BOOL": False}, ":now": {"N": repr(now)}},
+        )
+
+    def finish_tick(self, shard: str, tick: datetime, *, run_id: str) -> None:
+        finished = self._conditional(
+            "UpdateItem",
+            self._client.update_item,
+            TableName=self.table_name,
+            Key={"PK": {"S": f"TICK#{shard}"}, "SK": {"S": iso(tick)}},
+            UpdateExpression="SET done = :yes",
+            ConditionExpression="#owner = :run",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":yes": {"BOOL": True}, ":run": {"S": run_id}},
+        )
+        if not finished:
+            logger.warning("another run took this tick over", extra={"tick": iso(tick)})
+
     # -- writes --------------------------------------------------------------------------
 
-    def put_snapshots(self, snapshots: Iterable[Snapshot]) -> None:
+    def put_snapshots(
+        self, snapshots: Iterable[Snapshot], *, deadline: Deadline | None = None
+    ) -> None:
         """One item per load balancer, 25 to a request, a few requests at once.
 
         Overwrites are harmless: a duplicate run of the same tick writes the same key.
@@ -223,27 +283,33 @@ class HealthStore:
             for start in range(0, len(requests), BATCH_WRITE_LIMIT)
         ]
         self.items_written += len(requests)
+
+        def write(batch: list[dict[str, Any]]) -> int:
+            return self._write_batch(batch, deadline)
+
         if len(batches) <= 1:
-            self.write_requests += sum(map(self._write_batch, batches))
+            self.write_requests += sum(map(write, batches))
             return
         with ThreadPoolExecutor(max_workers=min(SNAPSHOT_WRITERS, len(batches))) as pool:
-            self.write_requests += sum(pool.map(self._write_batch, batches))
+            self.write_requests += sum(pool.map(write, batches))
 
-    def _write_batch(self, batch_items: list[dict[str, Any]]) -> int:
+    def _write_batch(self, batch_items: list[dict[str, Any]], deadline: Deadline | None) -> int:
         """BatchWriteItem until nothing is left unprocessed; returns the requests made."""
         batch: dict[str, Any] = {self.table_name: batch_items}
-        for attempt in range(8):
-            response = self._call(self._client.batch_write_item, RequestItems=batch)
+        requests = 0
+        while batch:
+            _check(deadline, "BatchWriteItem")
+            response = self._call(
+                "BatchWriteItem", self._client.batch_write_item, RequestItems=batch
+            )
+            requests += 1
             batch = response.get("UnprocessedItems") or {}
-            if not batch:
-                return attempt + 1
-            self._backoff(attempt)
-        raise StoreError("BatchWriteItem kept returning unprocessed items")
+        return requests
 
     def commit(
         self,
         stored: StoredState,
-        new_state: LbState,
+        new_state: SubjectState,
         notification: Notification | None,
         *,
         run_id: str,
@@ -252,19 +318,13 @@ class HealthStore:
     ) -> StoredState | None:
         """Write the new state if nobody else moved it since `stored` was read.
 
-        The new notification (if any) joins the outbox; it and every pending notification whose
-        lease has run out are claimed by `run_id`. Returns the state as written, or None when
-        another run got there first (the caller reloads and re-evaluates).
+        The new notification (if any) joins the outbox. Unless another run holds a live claim
+        there, every claimable notification is merged into its net effect and claimed by
+        `run_id`. Returns the state as written, or None when another run got there first (the
+        caller reloads and re-evaluates).
         """
-        outbox = dict(stored.outbox)
-        if notification is not None:
-            outbox[notification.id] = PendingNotification(notification, None, 0.0)
-        outbox = _bounded(outbox)
-        for pending in outbox.values():
-            if pending.claimable(now):
-                pending.claim, pending.lease_until = run_id, lease_until
+        outbox = _next_outbox(stored, notification, run_id=run_id, lease_until=lease_until, now=now)
         written = StoredState(stored.load_balancer_id, stored.version + 1, new_state, outbox)
-        state_item = self._state_item(written)
         if stored.version == 0:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
         else:
@@ -273,16 +333,18 @@ class HealthStore:
                 "ExpressionAttributeValues": {":expected": {"N": str(stored.version)}},
             }
         actions: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.table_name, "Item": state_item, **condition}}
+            {"Put": {"TableName": self.table_name, "Item": self._state_item(written), **condition}}
         ]
         if notification is not None:
             actions.append(
                 {"Put": {"TableName": self.table_name, "Item": self._event_item(notification)}}
             )
         try:
-            self._call(self._client.transact_write_items, TransactItems=actions)
-        except ClientError as error:
-            if _is_condition_failure(error):
+            self._call(
+                "TransactWriteItems", self._client.transact_write_items, TransactItems=actions
+            )
+        except StoreError as error:
+            if error.code in ("ConditionalCheckFailedException", "ConditionalCheckFailed"):
                 return None
             raise
         finally:
@@ -319,23 +381,27 @@ class HealthStore:
                 sets.append(f"#outbox.#n{index}.claim = :none")
                 values[":none"] = {"NULL": True}
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        try:
-            self._call(
-                self._client.update_item,
-                TableName=self.table_name,
-                Key={"PK": {"S": lb_pk(load_balancer_id)}, "SK": {"S": STATE_SK}},
-                UpdateExpression=expression,
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        finally:
-            self.write_requests += 1
-        return True
+        return self._conditional(
+            "UpdateItem",
+            self._client.update_item,
+            TableName=self.table_name,
+            Key={"PK": {"S": lb_pk(load_balancer_id)}, "SK": {"S": STATE_SK}},
+            UpdateExpression=expression,
+            ConditionExpression=" AND ".join(conditions),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def forget(self, stored: StoredState) -> bool:
+        """Delete a retired load balancer's state once its last word is delivered."""
+        return self._conditional(
+            "DeleteItem",
+            self._client.delete_item,
+            TableName=self.table_name,
+            Key={"PK": {"S": lb_pk(stored.load_balancer_id)}, "SK": {"S": STATE_SK}},
+            ConditionExpression="version = :expected",
+            ExpressionAttributeValues={":expected": {"N": str(stored.version)}},
+        )
 
     # -- items ---------------------------------------------------------------------------
 
@@ -358,19 +424,21 @@ class HealthStore:
         item = {
             "PK": {"S": lb_pk(stored.load_balancer_id)},
             "SK": {"S": STATE_SK},
-            "GSI1PK": {"S": LATEST_INDEX_PK},
-            "GSI1SK": {"S": stored.load_balancer_id},
             "loadBalancerId": {"S": stored.load_balancer_id},
             "version": {"N": str(stored.version)},
             "state": {"B": state_blob},
             "outbox": {"M": outbox},
             "updatedAt": {"S": iso(datetime.now(UTC))},
         }
+        if isinstance(stored.state, LbState) and not stored.state.retired:
+            # The LATEST index lists the load balancers being watched (status, discovery).
+            item["GSI1PK"] = {"S": LATEST_INDEX_PK}
+            item["GSI1SK"] = {"S": stored.load_balancer_id}
         self.bytes_written += len(state_blob)
         return item
 
     def _event_item(self, notification: Notification) -> dict[str, Any]:
-        observed = datetime.fromisoformat(notification.observed_at.replace("Z", "+00:00"))
+        observed = parse_iso(notification.observed_at)
         blob = compress(notification.to_dict())
         self.bytes_written += len(blob)
         return {
@@ -402,78 +470,96 @@ class HealthStore:
             item["latencyMs"] = {"N": f"{snapshot.latency_ms:.1f}"}
         if snapshot.error:
             item["error"] = {"S": json.dumps(snapshot.error, separators=(",", ":"))}
+        if snapshot.invalid_rows:
+            item["invalidRows"] = {"N": str(snapshot.invalid_rows)}
         return item
 
-    # -- plumbing ------------------------------------------------------------------------
+    # -- the error boundary ----------------------------------------------------------------
 
-    def _call(self, operation: Callable[..., Any], **kwargs: Any) -> Any:
-        """botocore already retries throttling; this adds a few patient retries on top."""
-        for attempt in range(4):
-            try:
-                return operation(**kwargs)
-            except ClientError as error:
-                if _error_code(error) not in _RETRYABLE_CODES or attempt == 3:
-                    raise
-                self._backoff(attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _conditional(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> bool:
+        """One conditional write; False when its condition did not hold (another run won)."""
+        try:
+            self._call(operation, method, **kwargs)
+        except StoreError as error:
+            if error.code in _CONDITION_FAILED:
+                return False
+            raise
+        finally:
+            self.write_requests += 1
+        return True
 
-    def _backoff(self, attempt: int) -> None:
-        self._sleep(min(2.0, 0.05 * 2**attempt))
+    def _call(self, operation: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+        """One DynamoDB call; botocore's own retry policy (adapters.aws) is the only one."""
+        try:
+            return method(**kwargs)
+        except ClientError as error:
+            raise StoreError(operation, _error_code(error)) from error
+        except BotoCoreError as error:
+            raise StoreError(operation, type(error).__name__) from error
+
+
+def _check(deadline: Deadline | None, operation: str) -> None:
+    if deadline is not None and not deadline.allows_call():
+        raise StoreError(operation, "RunDeadline")
 
 
 def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    code = _error_code(error)
-    if code == "ConditionalCheckFailedException":
-        return True
+    code = str(error.response.get("Error", {}).get("Code", ""))
     if code == "TransactionCanceledException":
         reasons = error.response.get("CancellationReasons", [])
-        return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons) or not reasons
-    return False
+        if not reasons or any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            return "ConditionalCheckFailed"
+    return code or "Unknown"
 
 
-def _bounded(outbox: dict[str, PendingNotification]) -> dict[str, PendingNotification]:
-    if len(outbox) <= MAX_PENDING_PER_LOAD_BALANCER:
-        return outbox
-    ordered = sorted(outbox)  # ids end in a zero-padded sequence number: oldest first
-    dropped = ordered[:-MAX_PENDING_PER_LOAD_BALANCER]
-    logger.error(
-        "too many undelivered notifications: dropping the oldest",
-        extra={"dropped": dropped, "kept": MAX_PENDING_PER_LOAD_BALANCER},
-    )
-    return {key: outbox[key] for key in ordered[-MAX_PENDING_PER_LOAD_BALANCER:]}
+def _next_outbox(
+    stored: StoredState,
+    notification: Notification | None,
+    *,
+    run_id: str,
+    lease_until: float,
+    now: float,
+) -> dict[str, PendingNotification]:
+    """Live foreign claims stay; the rest (and the new notification) merge into one entry,
+    claimed by this run unless another run is still delivering part of the outbox."""
+    held = {k: p for k, p in stored.outbox.items() if not p.claimable(now) and p.claim != run_id}
+    free = [p.notification for k, p in sorted(stored.outbox.items()) if k not in held]
+    if notification is not None:
+        free.append(notification)
+    merged = coalesce(free)
+    outbox = dict(held)
+    if merged is not None:
+        claim = None if held else run_id
+        outbox[merged.id] = PendingNotification(merged, claim, lease_until if claim else 0.0)
+    return outbox
 
 
 def _stored_state_from_item(item: dict[str, Any]) -> StoredState:
     outbox: dict[str, PendingNotification] = {}
     for notification_id, entry in item.get("outbox", {}).get("M", {}).items():
         fields = entry["M"]
-        claim = fields.get("claim", {}).get("S")
         outbox[notification_id] = PendingNotification(
             Notification.from_dict(decompress(fields["notification"]["B"])),
-            claim,
+            fields.get("claim", {}).get("S"),
             float(fields.get("leaseUntil", {}).get("N", "0")),
         )
-    return StoredState(
-        load_balancer_id=item["loadBalancerId"]["S"],
-        version=int(item["version"]["N"]),
-        state=LbState.from_dict(decompress(item["state"]["B"])),
-        outbox=outbox,
+    subject_id = item["loadBalancerId"]["S"]
+    document = decompress(item["state"]["B"])
+    state: SubjectState = (
+        FleetState.from_dict(document) if subject_id == FLEET_ID else LbState.from_dict(document)
     )
+    return StoredState(subject_id, int(item["version"]["N"]), state, outbox)
 
 
 def _snapshot_from_item(item: dict[str, Any]) -> Snapshot:
-    observed = datetime.fromisoformat(item["SK"]["S"].removeprefix("SNAP#").replace("Z", "+00:00"))
     return Snapshot(
         load_balancer_id=item["PK"]["S"].removeprefix("LB#"),
-        observed_at=observed,
+        observed_at=parse_iso(item["SK"]["S"].removeprefix("SNAP#")),
         ok=item["ok"]["BOOL"],
         request_id=item.get("requestId", {}).get("S"),
         latency_ms=float(item["latencyMs"]["N"]) if "latencyMs" in item else None,
         rows=tuple(tuple(row) for row in decompress(item["rows"]["B"])),
         counts={k: int(v["N"]) for k, v in item.get("counts", {}).get("M", {}).items()},
         error=json.loads(item["error"]["S"]) if "error" in item else None,
+        invalid_rows=int(item.get("invalidRows", {}).get("N", "0")),
     )

@@ -1,21 +1,24 @@
-"""Persisted per-load-balancer health state, and its compact JSON form.
+"""Persisted health state: one `LbState` per load balancer, one `FleetState` per deployment.
 
-Backends are keyed `listener_id|target|effective_port` (`backend_key`): the same VM behind two
-listeners is two backends. Each backend has one *unit* per health-checked port (key `str(port)`,
-from healthStatusDetail) or a single unit `"*"` when the API gives no per-port detail.
+Backends are keyed `listener_id|instance_id|private_ip|effective_port` (`backend_key`): the same
+VM behind two listeners is two backends, and one instance registered with two private IPs is two
+backends. Each backend has one *unit* per health-checked port (key `str(port)`, from
+healthStatusDetail) or a single unit `"*"` when the API gives no per-port detail.
 
-Encoded form (`to_dict`, version 1; keys and backends sorted so equal states encode equally)::
+Encoded form (`to_dict`, version 2; keys sorted so equal states encode equally)::
 
-    {"v": 1, "id": lbId, "n": lbName, "t": observedAt, "s": seq,
-     "m": [consecutiveFailures, degraded, degradedSince, lastError],
+    {"v": 2, "id": lbId, "n": lbName, "t": observedAt, "a": baselined, "s": seq,
+     "x": missing, "r": retired,
+     "m": {scope: [consecutiveFailures, degraded, failingSince, lastError]},
      "l": {listenerId: [criticalSince, lastReminderAt]},
-     "b": {key: [listenerId, listenerName, instanceId, privateIp, backendPort,
-                 {unit: [observed, notified, streakStatus, streak, since]}]}}
+     "b": {key: [listenerId, listenerName, instanceId, privateIp, backendPort, absent, fresh,
+                 {unit: [observed, notified, streakStatus, streak, since, absent]}]}}
 
-Statuses are stored as one letter (A, D, U, C); any other string the API sends is kept as
-`"~" + status`. `observed_at` ("t") is the only field that moves on every successful run:
-`state_fingerprint` leaves it out, so an unchanged fingerprint means nothing worth writing.
-Timestamps are ISO-8601 UTC strings with milliseconds (`iso`), which sort as they compare.
+Version 1 (keys without the IP, one monitor) is read and converted. Statuses are stored as one
+letter (A, D, U, C); any other string the API sends is kept as `"~" + status`. `observed_at`
+("t") moves on every applied observation: `state_fingerprint` leaves it out, so an unchanged
+fingerprint means nothing worth writing. Timestamps are ISO-8601 UTC strings with milliseconds
+(`iso`), which sort as they compare.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from typing import Any, Final
 
 from zlb_health.zenlayer.models import ALIVE, CLOSE, DEAD, UNKNOWN, BackendHealth
 
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = 2
 WHOLE_BACKEND: Final = "*"
+FLEET_ID: Final = "*"  # the fleet's own subject: discovery, and the registry of known LBs
 
 ErrorInfo = dict[str, str | int | None]
 
@@ -45,11 +49,20 @@ def iso(moment: datetime) -> str:
 
 
 def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)
+
+
+def key_of(listener_id: str, instance_id: str | None, private_ip: str, port: str) -> str:
+    return f"{listener_id}|{instance_id or ''}|{private_ip}|{port}"
 
 
 def backend_key(backend: BackendHealth) -> str:
-    return f"{backend.listener_id}|{backend.target}|{backend.effective_port}"
+    return key_of(
+        backend.listener_id,
+        backend.instance_id,
+        backend.private_ip_address,
+        backend.effective_port,
+    )
 
 
 def _enc(status: str | None) -> str | None:
@@ -74,12 +87,15 @@ class UnitState:
 
     observed: str  # last observed status, including Unknown and unrecognised strings
     notified: str | None = None  # last status users were told about; None before baseline
-    streak_status: str | None = None  # status of the current run of non-Unknown observations
+    streak_status: str | None = None  # status of the current run of counting observations
     streak: int = 0  # its length, saturating at max(thresholds) + 1
     since: str | None = None  # when the current streak began
+    absent: int = 0  # consecutive answers of its backend without this port
 
     def copy(self) -> UnitState:
-        return UnitState(self.observed, self.notified, self.streak_status, self.streak, self.since)
+        return UnitState(
+            self.observed, self.notified, self.streak_status, self.streak, self.since, self.absent
+        )
 
 
 @dataclass(slots=True)
@@ -90,15 +106,35 @@ class BackendState:
     private_ip_address: str
     backend_port: str  # the effective port (backendPort, or the listener port it follows)
     units: dict[str, UnitState] = field(default_factory=dict)
+    absent: int = 0  # consecutive answers of its listener without this backend
+    fresh: bool = False  # appeared after the baseline and not told about yet ("added")
 
     @property
     def target(self) -> str:
         return self.instance_id or self.private_ip_address
 
+    @property
+    def key(self) -> str:
+        return key_of(
+            self.listener_id, self.instance_id, self.private_ip_address, self.backend_port
+        )
+
+    def copy(self) -> BackendState:
+        return BackendState(
+            self.listener_id,
+            self.listener_name,
+            self.instance_id,
+            self.private_ip_address,
+            self.backend_port,
+            {uk: u.copy() for uk, u in self.units.items()},
+            self.absent,
+            self.fresh,
+        )
+
 
 @dataclass(slots=True)
 class ListenerState:
-    """Present only for listeners that currently have no healthy backend."""
+    """Present only for listeners that currently have no serving backend."""
 
     critical_since: str | None = None
     last_reminder_at: str | None = None
@@ -106,61 +142,80 @@ class ListenerState:
 
 @dataclass(slots=True)
 class MonitorState:
+    """Whether one scope (whole load balancer, one listener, or discovery) can be observed."""
+
     consecutive_failures: int = 0
     degraded: bool = False
-    degraded_since: str | None = None
+    failing_since: str | None = None  # the first failure of the current run of failures
     # {kind, code, status, requestId, message, at}; cleared by a successful observation.
     last_error: ErrorInfo | None = None
+
+    def copy(self) -> MonitorState:
+        return MonitorState(
+            self.consecutive_failures,
+            self.degraded,
+            self.failing_since,
+            dict(self.last_error) if self.last_error is not None else None,
+        )
+
+    def encode(self) -> list[Any]:
+        return [
+            self.consecutive_failures,
+            self.degraded,
+            self.failing_since,
+            dict(self.last_error) if self.last_error is not None else None,
+        ]
+
+    @classmethod
+    def decode(cls, data: list[Any]) -> MonitorState:
+        failures, degraded, since, error = data
+        return cls(failures, bool(degraded), since, dict(error) if error is not None else None)
 
 
 @dataclass(slots=True)
 class LbState:
     load_balancer_id: str
     load_balancer_name: str = ""
-    observed_at: str | None = None
+    observed_at: str | None = None  # the last observation applied (successful or not)
     backends: dict[str, BackendState] = field(default_factory=dict)
     listeners: dict[str, ListenerState] = field(default_factory=dict)
-    monitor: MonitorState = field(default_factory=MonitorState)
+    monitors: dict[str, MonitorState] = field(default_factory=dict)  # by scope
     seq: int = 0
+    missing: int = 0  # consecutive successful discoveries that did not list it
+    retired: str | None = None  # why it is no longer watched; its last word is pending
+    baselined: bool = False  # an answer was applied: later backends are "added", not baseline
 
     def copy(self) -> LbState:
         """A deep copy (the engine never mutates the state it was given)."""
-        m = self.monitor
         return LbState(
             load_balancer_id=self.load_balancer_id,
             load_balancer_name=self.load_balancer_name,
             observed_at=self.observed_at,
-            backends={
-                key: BackendState(
-                    b.listener_id,
-                    b.listener_name,
-                    b.instance_id,
-                    b.private_ip_address,
-                    b.backend_port,
-                    {uk: u.copy() for uk, u in b.units.items()},
-                )
-                for key, b in self.backends.items()
-            },
+            backends={key: b.copy() for key, b in self.backends.items()},
             listeners={
                 lid: ListenerState(ls.critical_since, ls.last_reminder_at)
                 for lid, ls in self.listeners.items()
             },
-            monitor=MonitorState(
-                m.consecutive_failures,
-                m.degraded,
-                m.degraded_since,
-                dict(m.last_error) if m.last_error is not None else None,
-            ),
+            monitors={scope: m.copy() for scope, m in self.monitors.items()},
             seq=self.seq,
+            missing=self.missing,
+            retired=self.retired,
+            baselined=self.baselined,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        m = self.monitor
         backends: dict[str, Any] = {}
         for key in sorted(self.backends):
             b = self.backends[key]
             units = {
-                uk: [_enc(u.observed), _enc(u.notified), _enc(u.streak_status), u.streak, u.since]
+                uk: [
+                    _enc(u.observed),
+                    _enc(u.notified),
+                    _enc(u.streak_status),
+                    u.streak,
+                    u.since,
+                    u.absent,
+                ]
                 for uk, u in sorted(b.units.items())
             }
             backends[key] = [
@@ -169,6 +224,8 @@ class LbState:
                 b.instance_id,
                 b.private_ip_address,
                 b.backend_port,
+                b.absent,
+                b.fresh,
                 units,
             ]
         return {
@@ -177,12 +234,10 @@ class LbState:
             "n": self.load_balancer_name,
             "t": self.observed_at,
             "s": self.seq,
-            "m": [
-                m.consecutive_failures,
-                m.degraded,
-                m.degraded_since,
-                dict(m.last_error) if m.last_error is not None else None,
-            ],
+            "x": self.missing,
+            "r": self.retired,
+            "a": self.baselined,
+            "m": {scope: m.encode() for scope, m in sorted(self.monitors.items())},
             "l": {
                 lid: [ls.critical_since, ls.last_reminder_at]
                 for lid, ls in sorted(self.listeners.items())
@@ -193,11 +248,12 @@ class LbState:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LbState:
         version = data.get("v")
+        if version == 1:
+            return _from_v1(data)
         if version != STATE_VERSION:
             raise ValueError(f"unsupported state version {version!r}")
-        failures, degraded, degraded_since, last_error = data["m"]
         backends: dict[str, BackendState] = {}
-        for key, (lid, lname, instance, ip, port, units) in data["b"].items():
+        for key, (lid, lname, instance, ip, port, absent, fresh, units) in data["b"].items():
             backends[key] = BackendState(
                 lid,
                 lname,
@@ -205,9 +261,11 @@ class LbState:
                 ip,
                 port,
                 {
-                    uk: UnitState(_dec_str(obs), _dec(notified), _dec(streak_st), n, since)
-                    for uk, (obs, notified, streak_st, n, since) in units.items()
+                    uk: UnitState(_dec_str(obs), _dec(notified), _dec(st), n, since, gone)
+                    for uk, (obs, notified, st, n, since, gone) in units.items()
                 },
+                absent,
+                bool(fresh),
             )
         return cls(
             load_balancer_id=data["id"],
@@ -215,17 +273,87 @@ class LbState:
             observed_at=data["t"],
             backends=backends,
             listeners={lid: ListenerState(cs, lr) for lid, (cs, lr) in data["l"].items()},
-            monitor=MonitorState(
-                failures,
-                bool(degraded),
-                degraded_since,
-                dict(last_error) if last_error is not None else None,
-            ),
+            monitors={scope: MonitorState.decode(m) for scope, m in data["m"].items()},
             seq=data["s"],
+            missing=data.get("x", 0),
+            retired=data.get("r"),
+            baselined=bool(data.get("a", False)),
         )
 
 
-def state_fingerprint(state: LbState | None) -> dict[str, Any] | None:
+def _from_v1(data: Mapping[str, Any]) -> LbState:
+    """Version 1: backend keys without the private IP, one whole-load-balancer monitor."""
+    backends: dict[str, BackendState] = {}
+    for lid, lname, instance, ip, port, units in data["b"].values():
+        backend = BackendState(
+            lid,
+            lname,
+            instance,
+            ip,
+            port,
+            {
+                uk: UnitState(_dec_str(obs), _dec(notified), _dec(st), n, since)
+                for uk, (obs, notified, st, n, since) in units.items()
+            },
+        )
+        backends[backend.key] = backend
+    failures, degraded, degraded_since, last_error = data["m"]
+    monitor = MonitorState(failures, bool(degraded), degraded_since, last_error)
+    return LbState(
+        load_balancer_id=data["id"],
+        load_balancer_name=data["n"],
+        observed_at=data["t"],
+        backends=backends,
+        listeners={lid: ListenerState(cs, lr) for lid, (cs, lr) in data["l"].items()},
+        monitors={"": monitor} if failures or degraded else {},
+        seq=data["s"],
+        baselined=data["t"] is not None,  # version 1 set "t" on successful observations only
+    )
+
+
+@dataclass(slots=True)
+class FleetState:
+    """What one deployment watches: the registry of load balancers with a stored state, and the
+    health of discovery (DescribeLoadBalancers) itself."""
+
+    known: set[str] = field(default_factory=set)
+    monitor: MonitorState = field(default_factory=MonitorState)
+    observed_at: str | None = None  # the last discovery applied
+    seq: int = 0
+
+    @property
+    def load_balancer_id(self) -> str:
+        """The subject id its notifications carry (`*`: about every load balancer)."""
+        return FLEET_ID
+
+    @property
+    def load_balancer_name(self) -> str:
+        return "load balancer discovery"
+
+    def copy(self) -> FleetState:
+        return FleetState(set(self.known), self.monitor.copy(), self.observed_at, self.seq)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": STATE_VERSION,
+            "id": FLEET_ID,
+            "k": sorted(self.known),
+            "m": self.monitor.encode(),
+            "t": self.observed_at,
+            "s": self.seq,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FleetState:
+        if data.get("v") != STATE_VERSION or data.get("id") != FLEET_ID:
+            raise ValueError("not a fleet state")
+        return cls(set(data["k"]), MonitorState.decode(data["m"]), data["t"], data["s"])
+
+
+SubjectState = LbState | FleetState
+
+
+def state_fingerprint(state: SubjectState | None) -> dict[str, Any] | None:
     """`state.to_dict()` without `observed_at`: equal fingerprints mean nothing to write."""
     if state is None:
         return None
