@@ -158,36 +158,46 @@ def test_the_default_pool_does_not_turn_verification_off() -> None:
 
 
 @pytest.mark.parametrize(
-    "endpoint",
+    ("endpoint", "expected"),
     [
-        "https://console.zenlayer.com",
-        "https://10.0.0.5:8443/prefix",
-        "http://127.0.0.1:8080",
-        "http://localhost:9000",
-        "http://[::1]:8080",
+        ("https://console.zenlayer.com", "https://console.zenlayer.com"),
+        ("https://10.0.0.5:8443/prefix/", "https://10.0.0.5:8443/prefix"),
+        ("http://127.0.0.1:8080//", "http://127.0.0.1:8080"),
+        ("http://localhost:9000", "http://localhost:9000"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("https://api.example.com/zenX/", "https://api.example.com/zenX"),  # only slashes go
     ],
 )
-def test_endpoints_allowed(endpoint: str) -> None:
-    assert validate_endpoint(endpoint) == endpoint.rstrip("/")
+def test_endpoints_allowed(endpoint: str, expected: str) -> None:
+    assert validate_endpoint(endpoint) == expected
+
+
+LOOPBACK_ONLY = "ZENLAYER_API_ENDPOINT: plain http is only allowed for a loopback emulator"
 
 
 @pytest.mark.parametrize(
-    "endpoint",
+    ("endpoint", "message"),
     [
-        "http://console.zenlayer.com",
-        "http://10.0.0.5:8080",
-        "http://127.0.0.2:8080",  # loopback range, but not the loopback host we allow
-        "http://localhost.example.com",
-        "http://127.0.0.1.nip.io",
-        "http://127.0.0.1@evil.example.com",  # user info: the host is evil.example.com
-        "ftp://127.0.0.1",
-        "console.zenlayer.com",
-        "https://console.zenlayer.com/?x=1",
+        ("http://console.zenlayer.com", LOOPBACK_ONLY),
+        ("http://10.0.0.5:8080", LOOPBACK_ONLY),
+        ("http://127.0.0.2:8080", LOOPBACK_ONLY),  # loopback range, but not a host we allow
+        ("http://localhost.example.com", LOOPBACK_ONLY),
+        ("http://127.0.0.1.nip.io", LOOPBACK_ONLY),
+        ("http://127.0.0.1@evil.example.com", LOOPBACK_ONLY),  # the host is evil.example.com
+        ("ftp://127.0.0.1", "ZENLAYER_API_ENDPOINT: must be an http(s) URL, got 'ftp://127.0.0.1'"),
+        ("console.zenlayer.com", "ZENLAYER_API_ENDPOINT: must be an http(s) URL, got "
+         "'console.zenlayer.com'"),
+        ("https://", "ZENLAYER_API_ENDPOINT: must be an http(s) URL, got 'https://'"),
+        ("https://console.zenlayer.com/?x=1",
+         "ZENLAYER_API_ENDPOINT: must not carry a query or fragment"),
+        ("https://console.zenlayer.com/#top",
+         "ZENLAYER_API_ENDPOINT: must not carry a query or fragment"),
     ],
-)
-def test_endpoints_refused(endpoint: str) -> None:
-    with pytest.raises(ConfigError, match="ZENLAYER_API_ENDPOINT"):
+)  # fmt: skip
+def test_endpoints_refused(endpoint: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
         validate_endpoint(endpoint)
+    assert str(caught.value) == message
 
 
 def test_the_function_refuses_plain_http_to_a_remote_host() -> None:
@@ -196,8 +206,9 @@ def test_the_function_refuses_plain_http_to_a_remote_host() -> None:
         "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
         "ZENLAYER_API_ENDPOINT": "http://console.zenlayer.com",
     }
-    with pytest.raises(ConfigError, match="plain http is only allowed"):
+    with pytest.raises(ConfigError) as caught:
         load_config(env)
+    assert str(caught.value) == LOOPBACK_ONLY
 
 
 # -- the emulator binds loopback --------------------------------------------------------------
