@@ -33,7 +33,7 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds to hold the answer (the read timeout tests)
+    hold: bool = False  # never answer (until the stub closes): the read-timeout test
     reset: bool = False  # close the socket (RST) without answering
 
 
@@ -122,7 +122,8 @@ class StubServer:
         if item is None:
             item = fail(500, "STUB_SCRIPT_EMPTY")
         reply = item(seen) if callable(item) else item
-        if reply.delay and self.stop.wait(reply.delay):
+        if reply.hold:
+            self.stop.wait()
             return
         if reply.reset:
             h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
-import json
 from typing import Any
 
 import pytest
-import urllib3
 
 from zlb_health.zenlayer import errors
 from zlb_health.zenlayer.client import ZenlayerClient, parse_backends
@@ -101,7 +98,6 @@ def test_signed_request_headers_and_body(stub: Any, make_client: Any) -> None:
     result = make_client().describe_backend_health("lb-1")
 
     assert result.request_id == "req-1"
-    assert result.latency_ms >= 0
     [seen] = stub.seen
     assert seen.signature_ok is True
     h = seen.headers
@@ -147,49 +143,6 @@ def test_call_returns_response_and_request_id(stub: Any, make_client: Any) -> No
     assert request_id == "req-call"
     assert stub.seen[0].action == "DescribeSomething"
     assert stub.seen[0].body == b'{"a":[1,2]}'
-
-
-def test_injected_pool_gets_explicit_timeout_and_no_urllib3_retries() -> None:
-    calls: list[dict[str, Any]] = []
-
-    class FakePool:
-        def request(self, method: str, url: str, **kw: Any) -> urllib3.HTTPResponse:
-            calls.append({"method": method, "url": url, **kw})
-            body = json.dumps({"requestId": "r", "response": {"backends": []}}).encode()
-            return urllib3.HTTPResponse(
-                body=io.BytesIO(body), status=200, preload_content=False, headers={}
-            )
-
-    pool = FakePool()
-    client = ZenlayerClient(
-        endpoint="https://console.zenlayer.com/",
-        credentials=AccessKey("AK", "secret-password"),
-        pool=pool,  # type: ignore[arg-type]
-        clock=lambda: 100.0,
-    )
-    client.describe_backend_health("lb-1", deadline=104.0)
-    client.describe_backend_health("lb-2")
-    assert len(calls) == 2
-    first = calls[0]
-    assert first["method"] == "POST"
-    assert first["url"] == "https://console.zenlayer.com/api/v2/zlb"
-    assert first["headers"]["Host"] == "console.zenlayer.com"
-    assert first["retries"] is False
-    assert first["redirect"] is False
-    timeout = first["timeout"]
-    assert isinstance(timeout, urllib3.Timeout)
-    assert timeout.connect_timeout == 3.0
-    assert timeout.read_timeout == 4.0  # min(read_timeout=10, deadline - now = 4)
-    assert calls[1]["timeout"].read_timeout == 10.0
-
-
-def test_endpoint_with_user_info_is_rejected() -> None:
-    with pytest.raises(ValueError, match="user info"):
-        ZenlayerClient(
-            endpoint="https://user:pw@console.zenlayer.com", credentials=BearerToken("t" * 8)
-        )
-    with pytest.raises(ValueError, match="http"):
-        ZenlayerClient(endpoint="ftp://x", credentials=BearerToken("t" * 8))
 
 
 # -- error mapping ---------------------------------------------------------------------------
@@ -274,18 +227,6 @@ def test_error_mapping(  # noqa: PLR0917 - one argument per parametrized column
     assert fake_time.sleeps == []
 
 
-def test_cf_challenge_message(stub: Any, make_client: Any) -> None:
-    stub.push(stub.Reply(403, "<html>challenge</html>", {"cf-mitigated": "challenge"}))
-    with pytest.raises(errors.ClientRequestError, match=r"network security challenge"):
-        make_client().describe_backend_health("lb-1")
-
-
-def test_451_message(stub: Any, make_client: Any) -> None:
-    stub.push(stub.fail(451, "BLOCKED"))
-    with pytest.raises(errors.ClientRequestError, match="blocked by policy"):
-        make_client().describe_backend_health("lb-1")
-
-
 def test_oversized_response_is_malformed(stub: Any, make_client: Any) -> None:
     stub.push(stub.ok({"backends": [backend(listenerName="x" * 200)] * 10}))
     with pytest.raises(errors.MalformedResponseError, match="larger than 500 bytes"):
@@ -300,13 +241,14 @@ def test_connection_reset_is_transport_error(stub: Any, make_client: Any) -> Non
     with pytest.raises(errors.TransportError) as info:
         make_client(max_attempts=1).describe_backend_health("lb-1")
     assert type(info.value) is errors.TransportError
-    assert info.value.retryable
+    assert info.value.message == "connection reset or closed before a complete response"
 
 
 def test_read_timeout_is_transport_error(stub: Any, make_client: Any) -> None:
-    stub.push(stub.Reply(200, {"requestId": "late", "response": {"backends": []}}, delay=5.0))
-    with pytest.raises(errors.TransportError, match="read timeout"):
+    stub.push(stub.Reply(hold=True))  # never answers: no race with the timeout
+    with pytest.raises(errors.TransportError) as info:
         make_client(max_attempts=1, read_timeout=0.2).describe_backend_health("lb-1")
+    assert info.value.message == "read timeout"
 
 
 def test_connect_failure_is_transport_error(closed_port: int, fake_time: FakeTime) -> None:
@@ -319,9 +261,10 @@ def test_connect_failure_is_transport_error(closed_port: int, fake_time: FakeTim
         sleep=fake_time.sleep,
         rng=lambda: 1.0,
     )
-    with pytest.raises(errors.TransportError, match="could not connect") as info:
+    with pytest.raises(errors.TransportError) as info:
         client.describe_backend_health("lb-1")
     assert type(info.value) is errors.TransportError
+    assert info.value.message == "could not connect"
     assert fake_time.sleeps == [0.5]  # retried once, then gave up
 
 
@@ -348,8 +291,14 @@ def test_errors_never_carry_secrets(stub: Any, make_client: Any, use_token: bool
     exc = info.value
     auth = stub.seen[0].headers["authorization"]
     secrets = [stub.token] if use_token else [stub.password, auth.rpartition("Signature=")[2]]
-    texts = [str(exc), repr(exc), exc.message, exc.one_line(), str(exc.code), str(exc.request_id)]
-    texts.append(repr(client))
+    # What the server echoed is kept, each secret replaced (so the absence checks below look at
+    # real text).
+    # (The stub's password is no secret of a token request: it stays.)
+    code = f"AUTH_FAILED {stub.password}" if use_token else "AUTH_FAILED ***"
+    assert (exc.code, exc.request_id) == (code, "rid ***")
+    assert exc.detail is not None
+    assert exc.detail.startswith("x" * 150 + "*** ")
+    texts = [str(exc), repr(exc), exc.detail, exc.one_line(), repr(client)]
     for text in texts:
         for secret in secrets:
             assert secret not in text
@@ -364,6 +313,7 @@ def test_transport_error_text_has_no_secret(closed_port: int) -> None:
     )
     with pytest.raises(errors.TransportError) as info:
         client.describe_backend_health("lb-1")
+    assert str(info.value) == "DescribeBackendHealth failed (transport): could not connect"
     assert "very-secret-password" not in str(info.value)
     assert "very-secret-password" not in repr(info.value)
     assert "Signature" not in str(info.value)
@@ -402,14 +352,23 @@ def test_backoff_is_capped_and_last_error_raised(
 
 
 @pytest.mark.parametrize(
-    "reply_args",
-    [(401, "AUTH_FAILED"), (404, "RESOURCE_NOT_FOUND"), (400, "INVALID_PARAMETER")],
+    ("status", "code", "cls"),
+    [
+        (401, "AUTH_FAILED", errors.AuthError),
+        (404, "RESOURCE_NOT_FOUND", errors.NotFoundError),
+        (400, "INVALID_PARAMETER", errors.ClientRequestError),
+    ],
 )
-def test_non_retryable_errors_are_not_retried(
-    stub: Any, make_client: Any, fake_time: FakeTime, reply_args: tuple[int, str]
+def test_non_retryable_errors_are_not_retried(  # noqa: PLR0917 - one per parametrized column
+    stub: Any,
+    make_client: Any,
+    fake_time: FakeTime,
+    status: int,
+    code: str,
+    cls: type[errors.ZenlayerError],
 ) -> None:
-    stub.default = stub.fail(*reply_args)
-    with pytest.raises(errors.ApiStatusError):
+    stub.default = stub.fail(status, code)
+    with pytest.raises(cls):
         make_client().describe_backend_health("lb-1")
     assert len(stub.seen) == 1
     assert fake_time.sleeps == []
@@ -420,14 +379,6 @@ def test_malformed_is_not_retried(stub: Any, make_client: Any, fake_time: FakeTi
     with pytest.raises(errors.MalformedResponseError):
         make_client().describe_backend_health("lb-1")
     assert len(stub.seen) == 1
-
-
-def test_retry_after_is_a_minimum_wait(stub: Any, make_client: Any, fake_time: FakeTime) -> None:
-    throttled = stub.fail(429, "REQUEST_LIMIT_EXCEEDED")
-    throttled.headers["Retry-After"] = "3"
-    stub.push(throttled, stub.ok({"backends": []}))
-    make_client(rng=lambda: 0.1).describe_backend_health("lb-1")
-    assert fake_time.sleeps == [3.0]
 
 
 def test_deadline_stops_retries(stub: Any, make_client: Any, fake_time: FakeTime) -> None:
@@ -455,14 +406,6 @@ def test_retry_after_beyond_deadline(stub: Any, make_client: Any, fake_time: Fak
     assert info.value.status == 429
     assert info.value.request_id == "rid-429"
     assert fake_time.sleeps == []
-
-
-def test_deadline_already_passed(stub: Any, make_client: Any, fake_time: FakeTime) -> None:
-    with pytest.raises(errors.DeadlineExceededError) as info:
-        make_client().describe_backend_health("lb-1", deadline=fake_time.now)
-    assert stub.seen == []
-    assert info.value.status is None
-    assert not info.value.retryable
 
 
 # -- parsing ---------------------------------------------------------------------------------
