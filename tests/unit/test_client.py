@@ -9,7 +9,7 @@ import pytest
 from zlb_health.zenlayer import errors
 from zlb_health.zenlayer.client import ZenlayerClient, parse_backends
 from zlb_health.zenlayer.credentials import AccessKey, BearerToken
-from zlb_health.zenlayer.models import HealthCheck, PortHealth
+from zlb_health.zenlayer.models import BackendHealth, HealthCheck, PortHealth
 
 # The seed document's own example response: a comma is missing after privateIpAddress.
 SEED_BODY = """{
@@ -451,36 +451,47 @@ def test_backend_parsing_is_lenient_about_the_rest(stub: Any, make_client: Any) 
     assert third.weight is None
 
 
+SKIPPED = "(row skipped)"
+UNKNOWN = "(status taken as Unknown)"
+
+
 @pytest.mark.parametrize(
-    ("entry", "where", "outcome"),
+    ("entry", "note"),
     [
-        ("not an object", "backends[1]", "row skipped"),
-        (backend(listenerId=None), "backends[1].listenerId", "row skipped"),
-        (backend(instanceId=None, privateIpAddress=None), "backends[1]", "row skipped"),
-        (backend(listenerName="n" * 257), "backends[1].listenerName", "row skipped"),
-        (backend(backendPort="80"), "backends[1].backendPort", "row skipped"),
-        (backend(healthStatus=None), "backends[1].healthStatus", "status taken as Unknown"),
-        (backend(healthStatus=1), "backends[1].healthStatus", "status taken as Unknown"),
-        (backend(healthStatusDetail={"port": 80}), "backends[1].healthStatusDetail",
-         "status taken as Unknown"),
+        ("not an object", f"backends[1]: not an object {SKIPPED}"),
+        (backend(listenerId=None), f"backends[1].listenerId: missing or not a string {SKIPPED}"),
+        (backend(instanceId=None, privateIpAddress=None),
+         f"backends[1]: has neither privateIpAddress nor instanceId {SKIPPED}"),
+        (backend(listenerName="n" * 257),
+         f"backends[1].listenerName: longer than 256 characters {SKIPPED}"),
+        (backend(backendPort="80"), f"backends[1].backendPort: not an integer {SKIPPED}"),
+        (backend(privateIpAddress=5), f"backends[1].privateIpAddress: not a string {SKIPPED}"),
+        (backend(protocol=5), f"backends[1].protocol: not a string {SKIPPED}"),
+        (backend(listenerPort=[80]), f"backends[1].listenerPort: not a string {SKIPPED}"),
+        (backend(weight="1"), f"backends[1].weight: not an integer {SKIPPED}"),
+        (backend(healthStatus=None),
+         f"backends[1].healthStatus: missing or not a string {UNKNOWN}"),
+        (backend(healthStatus=1), f"backends[1].healthStatus: not a string {UNKNOWN}"),
+        (backend(healthStatusDetail={"port": 80}),
+         f"backends[1].healthStatusDetail: missing or not a list {UNKNOWN}"),
         (backend(healthStatusDetail=[{"port": "80", "healthStatus": "Alive"}]),
-         "backends[1].healthStatusDetail[0].port", "status taken as Unknown"),
+         f"backends[1].healthStatusDetail[0].port: not an integer {UNKNOWN}"),
+        (backend(healthStatusDetail=[{"healthStatus": "Alive"}]),
+         f"backends[1].healthStatusDetail[0].port: missing or not an integer {UNKNOWN}"),
         (backend(healthStatusDetail=[{"port": 80}]),
-         "backends[1].healthStatusDetail[0].healthStatus", "status taken as Unknown"),
-        (backend(healthStatusDetail=["x"]), "backends[1].healthStatusDetail[0]",
-         "status taken as Unknown"),
+         f"backends[1].healthStatusDetail[0].healthStatus: missing or not a string {UNKNOWN}"),
+        (backend(healthStatusDetail=["x"]),
+         f"backends[1].healthStatusDetail[0]: not an object {UNKNOWN}"),
     ],
 )  # fmt: skip
 def test_a_bad_backend_row_is_noted_and_the_others_kept(
-    stub: Any, make_client: Any, entry: Any, where: str, outcome: str
+    stub: Any, make_client: Any, entry: Any, note: str
 ) -> None:
     stub.push(stub.ok({"backends": [backend(), entry]}, request_id="rid-bad"))
     result = make_client().describe_backend_health("lb-1")
     assert result.backends[0] == parse_one(backend())
-    (note,) = result.invalid_rows
-    assert note.startswith(where + ":")
-    assert note.endswith(f"({outcome})")
-    if outcome == "row skipped":
+    assert result.invalid_rows == (note,)
+    if note.endswith(SKIPPED):
         assert len(result.backends) == 1
     else:
         assert [(b.health_status, b.health_status_detail) for b in result.backends[1:]] == [
@@ -488,11 +499,28 @@ def test_a_bad_backend_row_is_noted_and_the_others_kept(
         ]
 
 
+def test_absent_optional_fields_are_empty_or_none() -> None:
+    row = {"listenerId": "lsn-1", "privateIpAddress": "10.0.0.1", "healthStatus": "Alive"}
+    assert parse_one(row) == BackendHealth(
+        listener_id="lsn-1",
+        listener_name="",
+        protocol="",
+        listener_port="",
+        instance_id=None,
+        private_ip_address="10.0.0.1",
+        backend_port=None,
+        weight=None,
+        health_status="Alive",
+    )
+
+
 def test_an_answer_whose_rows_all_name_no_backend_is_malformed(stub: Any, make_client: Any) -> None:
     stub.push(stub.ok({"backends": ["x", backend(listenerId=None)]}, request_id="rid-bad"))
     with pytest.raises(errors.MalformedResponseError) as info:
         make_client().describe_backend_health("lb-1")
-    assert info.value.message.startswith("backends: none of the 2 rows names a backend")
+    assert info.value.message == (
+        "backends: none of the 2 rows names a backend: backends[0]: not an object (row skipped)"
+    )
     assert info.value.request_id == "rid-bad"
 
 

@@ -398,10 +398,11 @@ def test_a_body_one_byte_over_the_limit_is_malformed(
     pool.push(response(200, body, headers))
     error = raised(make(max_response_bytes=44))
     assert type(error) is errors.MalformedResponseError
-    assert (error.message, error.status, error.request_id) == (
+    assert (error.message, error.status, error.request_id, error.action) == (
         "response body larger than 44 bytes",
         200,
         "hdr-big",
+        "DescribeBackendHealth",
     )
 
 
@@ -1009,3 +1010,152 @@ def test_a_token_wins_over_an_access_key() -> None:
     assert credentials_from_mapping(values, source="s") == BearerToken("tok-1")
     del values["token"]
     assert credentials_from_mapping(values, source="s") == AccessKey("AK", "pw")
+
+
+# -- smaller edges ----------------------------------------------------------------------------
+
+
+def test_an_empty_code_is_no_code(make: Callable[..., ZenlayerClient], pool: ScriptedPool) -> None:
+    pool.push(response(400, {"requestId": "r", "code": ""}))
+    assert raised(make()).code is None
+
+
+def test_an_oversleep_past_the_deadline_stops_before_the_next_attempt(
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+) -> None:
+    def oversleep(seconds: float) -> None:
+        clock.now += seconds + 1.0  # a loaded machine wakes late
+
+    pool.default = lambda: fail(500, "INTERNAL_ERROR")
+    error = raised(make(sleep=oversleep), deadline=clock.now + 1.0)
+    assert len(pool.requests) == 1
+    assert error.message == (
+        "deadline leaves no time to retry after 1 attempt(s); "
+        "last error (server): server error (HTTP 500)"
+    )
+    assert type(error.__cause__) is errors.ServerError
+
+
+@pytest.mark.parametrize(
+    "send",
+    [lambda c, d: c.call("DescribeX", {}, deadline=d),
+     lambda c, d: c.describe_listeners("lb-1", deadline=d),
+     lambda c, d: c.describe_load_balancers(deadline=d)],
+    ids=["call", "describe_listeners", "describe_load_balancers"],
+)  # fmt: skip
+def test_every_action_honours_the_deadline(
+    make: Callable[..., ZenlayerClient],
+    pool: ScriptedPool,
+    clock: Clock,
+    send: Callable[[ZenlayerClient, float], Any],
+) -> None:
+    with pytest.raises(errors.DeadlineExceededError):
+        send(make(), clock.now)
+    assert pool.requests == []
+
+
+class CountingResponse:
+    """A response whose reads are recorded (urllib3's own buffers them)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.status = 200
+        self.headers = urllib3.HTTPHeaderDict()
+        self.body = body
+        self.reads: list[int | None] = []
+        self.closed = self.released = False
+
+    def read(self, amt: int | None = None) -> bytes:
+        self.reads.append(amt)
+        return self.body if amt is None else self.body[:amt]
+
+    def close(self) -> None:
+        self.closed = True
+
+    def release_conn(self) -> None:
+        self.released = True
+
+
+def test_at_most_one_byte_past_the_limit_is_read(
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool
+) -> None:
+    reply = CountingResponse(BODY + b" " * 1000)
+    pool.push(reply)
+    raised(make(max_response_bytes=44))
+    assert reply.reads == [45]
+    assert (reply.closed, reply.released) == (True, True)
+
+
+def test_the_connection_is_released_after_a_good_answer(
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool
+) -> None:
+    reply = CountingResponse(BODY)
+    pool.push(reply)
+    make().describe_backend_health("lb-1")
+    assert (reply.closed, reply.released) == (False, True)
+
+
+def test_a_one_byte_limit_is_valid() -> None:
+    client = ZenlayerClient(
+        endpoint=ENDPOINT, credentials=BearerToken("tok-0123"), max_response_bytes=1
+    )
+    assert client.url == "https://console.zenlayer.com/api/v2/zlb"
+
+
+def test_only_trailing_slashes_leave_the_base_path(
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool
+) -> None:
+    assert make(endpoint="https://h/apiX/").url == "https://h/apiX/api/v2/zlb"
+
+
+def test_the_default_pool_caches_4_hosts() -> None:
+    client = ZenlayerClient(endpoint=ENDPOINT, credentials=BearerToken("tok-0123"))
+    assert client._pool.pools._maxsize == 4
+
+
+def test_a_retry_after_below_a_second_still_counts(
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+) -> None:
+    pool.push(fail(429, Retry_After="0.5"), ok({"backends": []}))
+    make(rng=lambda: 0.0).describe_backend_health("lb-1")
+    assert clock.sleeps == [0.5]
+
+
+def test_the_page_limit_error_names_the_action(
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "MAX_PAGES", 1)
+    pool.push(ok({"totalCount": 5, "dataSet": [lb(1)]}))
+    assert raised_lbs(make()).action == "DescribeLoadBalancers"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [("loadBalancerName", 1, "not a string"), ("status", 1, "not a string"),
+     ("backendServerCount", "3", "not an integer")],
+)  # fmt: skip
+def test_a_load_balancer_field_of_the_wrong_type_is_named(
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, field: str, value: Any, problem: str
+) -> None:
+    pool.push(ok({"dataSet": [dict(lb(1), **{field: value})]}))
+    assert raised_lbs(make()).message == f"dataSet[0].{field}: {problem}"
+
+
+@pytest.mark.parametrize(
+    ("listener", "message"),
+    [({"listenerId": "l", "listenerName": 1}, "listeners[0].listenerName: not a string"),
+     ({"listenerId": "l", "protocol": 1}, "listeners[0].protocol: not a string"),
+     ("l", "listeners[0]: not an object"),
+     ({"listenerId": "l", "healthCheck": {"checkType": 1}},
+      "listeners[0].healthCheck.checkType: not a string"),
+     ({"listenerId": "l", "healthCheck": {"checkDelayLoop": "5"}},
+      "listeners[0].healthCheck.checkDelayLoop: not an integer"),
+     ({"listenerId": "l", "healthCheck": {"failOpen": 0}},
+      "listeners[0].healthCheck.failOpen: not a boolean")],
+)  # fmt: skip
+def test_a_listener_field_of_the_wrong_type_is_named(
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, listener: Any, message: str
+) -> None:
+    pool.push(ok({"listeners": [listener]}))
+    with pytest.raises(errors.MalformedResponseError) as info:
+        make().describe_listeners("lb-1")
+    assert info.value.message == message

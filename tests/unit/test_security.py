@@ -322,6 +322,7 @@ def test_an_answer_not_of_the_documented_shape_is_malformed(
     with pytest.raises(MalformedResponseError) as raised:
         parse_backends(response, request_id="req-1")
     assert raised.value.message == message
+    assert raised.value.action == "DescribeBackendHealth"
     assert raised.value.status == 200
     assert raised.value.request_id == "req-1"
 
@@ -383,7 +384,7 @@ def test_long_strings_are_never_echoed_in_the_error() -> None:
 def test_bad_load_balancer_pages_are_malformed(response: dict[str, Any], message: str) -> None:
     with pytest.raises(MalformedResponseError) as raised:
         parse_load_balancer_page(response, request_id="r")
-    assert raised.value.message == message
+    assert (raised.value.message, raised.value.action) == (message, "DescribeLoadBalancers")
 
 
 @pytest.mark.parametrize(
@@ -403,7 +404,7 @@ def test_bad_load_balancer_pages_are_malformed(response: dict[str, Any], message
 def test_bad_listener_answers_are_malformed(response: dict[str, Any], message: str) -> None:
     with pytest.raises(MalformedResponseError) as raised:
         parse_listeners(response, request_id="r")
-    assert raised.value.message == message
+    assert (raised.value.message, raised.value.action) == (message, "DescribeListeners")
 
 
 def test_bounds_are_what_the_docs_say() -> None:

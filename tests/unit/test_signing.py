@@ -192,6 +192,15 @@ def test_parse_authorization_header_round_trip() -> None:
     }
 
 
+def test_parse_authorization_header_keeps_equals_signs_in_values() -> None:
+    header = signing.authorization_header(access_key_id="AK==", signature_hex="ab=")
+    assert signing.parse_authorization_header(header) == {
+        "Credential": "AK==",
+        "SignedHeaders": "content-type;host",
+        "Signature": "ab=",
+    }
+
+
 @pytest.mark.parametrize(
     "value",
     ["Bearer abc", "ZC2-HMAC-SHA256 Credential=a", "ZC2-HMAC-SHA256 garbage",
