@@ -207,9 +207,13 @@ def stage(repo: Path, workdir: Path, globs: Sequence[str]) -> None:
     (workdir / "pyproject.toml").write_text(text + mutmut_table(globs), encoding="utf-8")
 
 
-def mutmut(workdir: Path, *args: str, log: Path | None = None) -> str:
+def tools_env(repo: Path) -> dict[str, str]:
+    """zlb_health_tools (never mutated) from the work tree; zlb_health only from the stage."""
+    return dict(os.environ, PYTHONPATH=str(repo / "tools"))
+
+
+def mutmut(workdir: Path, env: dict[str, str], *args: str, log: Path | None = None) -> str:
     command = [str(Path(sys.executable).with_name("mutmut")), *args]
-    env = dict(os.environ, PYTHONPATH=str(workdir.parent.parent / "tools"))
     if log is None:
         done = subprocess.run(  # noqa: S603  # nosec B603 - our own venv's mutmut, fixed arguments
             command, cwd=workdir, env=env, capture_output=True, text=True, check=True
@@ -234,10 +238,9 @@ print(json.dumps({n: get_diff_for_mutant(n, path=find_mutant(n).path) for n in s
 """
 
 
-def diffs(workdir: Path, names: Sequence[str]) -> dict[str, str]:
+def diffs(workdir: Path, env: dict[str, str], names: Sequence[str]) -> dict[str, str]:
     if not names:
         return {}
-    env = dict(os.environ, PYTHONPATH=str(workdir.parent.parent / "tools"))
     done = subprocess.run(  # noqa: S603  # nosec B603 - our own venv's python, fixed code
         [sys.executable, "-c", _DIFFS, *names],
         cwd=workdir,
@@ -264,17 +267,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     repo: Path = args.repo.resolve()
     workdir = repo / "build" / "mutation"
     docs = repo / "docs" / "mutation.md"
+    env = tools_env(repo)
     globs = only_mutate_globs(args.paths)
     if not args.report_only:
         stage(repo, workdir, globs)
         print(f"mutating {', '.join(globs)} (unit tests only) in {workdir} ...", flush=True)
-        mutmut(workdir, "run", f"--max-children={args.max_children}", log=workdir / "mutmut.log")
+        run_args = ("run", f"--max-children={args.max_children}")
+        mutmut(workdir, env, *run_args, log=workdir / "mutmut.log")
 
-    results = parse_results(mutmut(workdir, "results", "--all", "true"))
+    results = parse_results(mutmut(workdir, env, "results", "--all", "true"))
     markdown = docs.read_text(encoding="utf-8") if docs.exists() else ""
     explained = parse_explanations(markdown)
     undetected = [name for name, status in results.items() if status in UNDETECTED]
-    diff_of = diffs(workdir, undetected)
+    diff_of = diffs(workdir, env, undetected)
     changed = {name: mutated_line(diff) for name, diff in diff_of.items()}
     scores, unexplained, stale = score_modules(results, explained, changed)
 
