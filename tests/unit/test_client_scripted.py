@@ -757,15 +757,17 @@ def test_secrets_shorter_than_4_characters_are_not_scrubbed(
     assert raised(make(credentials=AccessKey("AKI", "abcd"))).detail == "key AKI, token ***"
 
 
+@pytest.mark.parametrize("key_id", ["AKID-1", "AKID-Signature=1"])
 def test_the_signature_echoed_alone_is_scrubbed(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, key_id: str
 ) -> None:
     def echo() -> Any:
         signature = pool.requests[-1]["headers"]["Authorization"].rpartition("Signature=")[2]
+        assert len(signature) == 64
         return response(401, {"code": "AUTH_FAILED", "message": f"expected {signature}"})
 
     pool.default = echo
-    assert raised(make()).detail == "expected ***"
+    assert raised(make(credentials=AccessKey(key_id, PASSWORD))).detail == "expected ***"
 
 
 def test_a_token_echoed_by_the_server_is_scrubbed(
