@@ -157,6 +157,26 @@ class StubServer:
         self.thread.join(timeout=5)
 
 
+class FakeTime:
+    """A monotonic clock that only moves when the client sleeps (or a test moves it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
 @pytest.fixture
 def stub() -> Iterator[StubServer]:
     server = StubServer()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.unit.conftest import FakeTime
 
 from zlb_health.zenlayer import errors
 from zlb_health.zenlayer.client import ZenlayerClient, parse_backends
@@ -49,26 +50,6 @@ def backend(**overrides: Any) -> dict[str, Any]:
     }
     entry.update(overrides)
     return {k: v for k, v in entry.items() if v is not None}
-
-
-class FakeTime:
-    """A monotonic clock that only moves when the client sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
 
 
 @pytest.fixture

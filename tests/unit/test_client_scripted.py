@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import urllib3
+from tests.unit.conftest import FakeTime
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
@@ -60,25 +61,10 @@ def fail(status: int, code: str | None = None, message: str | None = None, **hea
     return response(status, body, {k.replace("_", "-"): v for k, v in headers.items()})
 
 
-class Clock:
-    """A monotonic clock that moves only when the client sleeps or a request takes time."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 class ScriptedPool:
     """Stands in for urllib3.PoolManager: answers (or raises) from a script, records requests."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: FakeTime) -> None:
         self.clock = clock
         self.script: list[Any] = []
         self.default: Callable[[], Any] | None = None
@@ -98,23 +84,23 @@ class ScriptedPool:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock(fake_time: FakeTime) -> FakeTime:
+    return fake_time
 
 
 @pytest.fixture
-def pool(clock: Clock) -> ScriptedPool:
+def pool(clock: FakeTime) -> ScriptedPool:
     return ScriptedPool(clock)
 
 
 @pytest.fixture
-def make(pool: ScriptedPool, clock: Clock) -> Callable[..., ZenlayerClient]:
+def make(pool: ScriptedPool, clock: FakeTime) -> Callable[..., ZenlayerClient]:
     def build(**kw: Any) -> ZenlayerClient:
         options: dict[str, Any] = {
             "endpoint": ENDPOINT,
             "credentials": AccessKey(KEY_ID, PASSWORD),
             "pool": pool,
-            "clock": clock,
+            "clock": clock.clock,
             "sleep": clock.sleep,
             "rng": lambda: 1.0,
             "wall_clock": lambda: 1_700_000_000.5,
@@ -135,14 +121,14 @@ def raised(client: ZenlayerClient, **kw: Any) -> errors.ZenlayerError:
 
 
 def test_defaults_4_attempts_half_second_doubling_3s_connect_10s_read(
-    pool: ScriptedPool, clock: Clock
+    pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.default = lambda: fail(500, "INTERNAL_ERROR")
     client = ZenlayerClient(
         endpoint=ENDPOINT,
         credentials=AccessKey(KEY_ID, PASSWORD),
         pool=pool,  # type: ignore[arg-type]
-        clock=clock,
+        clock=clock.clock,
         sleep=clock.sleep,
         rng=lambda: 1.0,
     )
@@ -155,7 +141,7 @@ def test_defaults_4_attempts_half_second_doubling_3s_connect_10s_read(
 
 
 def test_the_backoff_is_capped_at_8_seconds_by_default(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.default = lambda: fail(503)
     raised(make(max_attempts=7))
@@ -163,7 +149,7 @@ def test_the_backoff_is_capped_at_8_seconds_by_default(
 
 
 def test_the_jitter_scales_the_backoff(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.default = lambda: fail(503)
     raised(make(rng=lambda: 0.25, backoff_base=2.0, backoff_cap=100.0))
@@ -234,7 +220,7 @@ def test_invalid_options_are_refused(options: dict[str, Any], message: str) -> N
 
 
 def test_the_smallest_valid_options_are_accepted(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.push(response(200, b'{"response":{"backends":[]}}'))
     client = make(max_attempts=1, connect_timeout=0.001, read_timeout=0.001, max_response_bytes=28)
@@ -324,7 +310,7 @@ def test_latency_is_the_time_the_request_took_in_milliseconds(
 
 
 def test_the_deadline_shortens_both_timeouts(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.push(ok({"backends": []}))
     make().describe_backend_health("lb-1", deadline=clock.now + 1.5)
@@ -333,7 +319,7 @@ def test_the_deadline_shortens_both_timeouts(
 
 
 def test_a_deadline_later_than_the_timeouts_leaves_them(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.push(ok({"backends": []}))
     make().describe_backend_health("lb-1", deadline=clock.now + 60)
@@ -368,7 +354,7 @@ def test_transport_failures_are_named(
 
 
 def test_a_transport_failure_is_retried(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.push(ProtocolError("reset"), ok({"backends": []}, request_id="second"))
     assert make().describe_backend_health("lb-1").request_id == "second"
@@ -426,7 +412,7 @@ def test_an_oversized_body_is_not_retried(
 def test_a_bare_429_from_a_proxy_is_throttling_and_retried(
     make: Callable[..., ZenlayerClient],
     pool: ScriptedPool,
-    clock: Clock,
+    clock: FakeTime,
     reply: Callable[[], Any],
 ) -> None:
     pool.push(reply(), ok({"backends": []}, request_id="after"))
@@ -452,7 +438,7 @@ def test_a_bare_429_that_persists_is_a_throttled_error(
 def test_retry_after_is_a_minimum_wait_clamped_to_60_seconds(
     make: Callable[..., ZenlayerClient],
     pool: ScriptedPool,
-    clock: Clock,
+    clock: FakeTime,
     value: str,
     sleep: float,
 ) -> None:
@@ -463,7 +449,7 @@ def test_retry_after_is_a_minimum_wait_clamped_to_60_seconds(
 
 
 def test_retry_after_shorter_than_the_backoff_leaves_the_backoff(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.push(fail(503, Retry_After="1"), ok({"backends": []}))
     make(backoff_base=4.0).describe_backend_health("lb-1")
@@ -471,7 +457,7 @@ def test_retry_after_shorter_than_the_backoff_leaves_the_backoff(
 
 
 def test_a_wait_ending_exactly_at_the_deadline_is_not_started(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.default = lambda: fail(500, "INTERNAL_ERROR")
     error = raised(make(), deadline=clock.now + 0.5)
@@ -481,7 +467,7 @@ def test_a_wait_ending_exactly_at_the_deadline_is_not_started(
 
 
 def test_a_wait_ending_just_before_the_deadline_is_taken(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.push(fail(500, "INTERNAL_ERROR"), ok({"backends": []}, request_id="in-time"))
     result = make().describe_backend_health("lb-1", deadline=clock.now + 0.5001)
@@ -490,7 +476,7 @@ def test_a_wait_ending_just_before_the_deadline_is_taken(
 
 
 def test_the_deadline_error_tells_the_attempts_and_the_last_error(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.default = lambda: fail(500, "INTERNAL_ERROR", "db down")
     error = raised(make(), deadline=clock.now + 1.2)
@@ -509,7 +495,7 @@ def test_the_deadline_error_tells_the_attempts_and_the_last_error(
 
 
 def test_a_deadline_reached_while_waiting_stops_before_the_next_attempt(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.takes = 0.3
     pool.default = lambda: fail(500, "INTERNAL_ERROR")
@@ -520,7 +506,7 @@ def test_a_deadline_reached_while_waiting_stops_before_the_next_attempt(
 
 
 def test_a_deadline_already_passed_sends_nothing(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     error = raised(make(), deadline=clock.now)
     assert type(error) is errors.DeadlineExceededError
@@ -531,7 +517,7 @@ def test_a_deadline_already_passed_sends_nothing(
 
 
 def test_a_deadline_passed_after_a_failure_chains_the_failure(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.takes = 1.0
     pool.default = lambda: fail(500, "INTERNAL_ERROR")
@@ -541,7 +527,7 @@ def test_a_deadline_passed_after_a_failure_chains_the_failure(
 
 
 def test_the_last_attempt_raises_the_error_itself(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.default = lambda: fail(502)
     error = raised(make(max_attempts=2))
@@ -1023,7 +1009,7 @@ def test_an_empty_code_is_no_code(make: Callable[..., ZenlayerClient], pool: Scr
 
 
 def test_an_oversleep_past_the_deadline_stops_before_the_next_attempt(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     def oversleep(seconds: float) -> None:
         clock.now += seconds + 1.0  # a loaded machine wakes late
@@ -1048,7 +1034,7 @@ def test_an_oversleep_past_the_deadline_stops_before_the_next_attempt(
 def test_every_action_honours_the_deadline(
     make: Callable[..., ZenlayerClient],
     pool: ScriptedPool,
-    clock: Clock,
+    clock: FakeTime,
     send: Callable[[ZenlayerClient, float], Any],
 ) -> None:
     with pytest.raises(errors.DeadlineExceededError):
@@ -1115,7 +1101,7 @@ def test_the_default_pool_caches_4_hosts() -> None:
 
 
 def test_a_retry_after_below_a_second_still_counts(
-    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: Clock
+    make: Callable[..., ZenlayerClient], pool: ScriptedPool, clock: FakeTime
 ) -> None:
     pool.push(fail(429, Retry_After="0.5"), ok({"backends": []}))
     make(rng=lambda: 0.0).describe_backend_health("lb-1")
