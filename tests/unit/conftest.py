@@ -1,4 +1,10 @@
-"""Shared fixtures: a scripted local Zenlayer API stub on 127.0.0.1 (real HTTP, real sockets)."""
+"""Shared fixtures: a scripted local Zenlayer API stub on 127.0.0.1 (real HTTP, real sockets).
+
+The stub checks signatures with the emulator's reference verifier (emulator/signature.py,
+written from the vendor's docs and pinned to the vendor's vector and the official SDK), never
+with the client's own signing module: a wrong signature must not be "verified" by the same
+mistake.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from zlb_health.zenlayer import signing
+from zlb_health_tools.emulator import signature
 
 TEST_KEY_ID = "AKID-test-0001"
 TEST_PASSWORD = "pw-Gu5t9xGARNpq86cd98joQYCN3-secret"
@@ -27,7 +33,7 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds to hold the answer (the read timeout tests)
+    hold: bool = False  # never answer (until the stub closes): the read-timeout test
     reset: bool = False  # close the socket (RST) without answering
 
 
@@ -93,18 +99,16 @@ class StubServer:
             self.script.extend(replies)
 
     def _verify(self, headers: dict[str, str], body: bytes) -> bool | None:
-        parts = signing.parse_authorization_header(headers.get("authorization", ""))
-        if parts is None:
+        auth = signature.parse_authorization(headers.get("authorization", ""))
+        if auth is None:
             return None
-        expected = signing.signature(
-            access_key_password=self.password,
-            timestamp=int(headers.get("x-zc-timestamp", "0")),
+        return auth.credential == TEST_KEY_ID and signature.signature_matches(
+            auth,
+            password=self.password,
+            timestamp=headers.get("x-zc-timestamp", ""),
             content_type=headers.get("content-type", ""),
             host=headers.get("host", ""),
             body=body,
-        )
-        return parts["Credential"] == TEST_KEY_ID and signing.signatures_match(
-            expected, parts["Signature"]
         )
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
@@ -118,7 +122,8 @@ class StubServer:
         if item is None:
             item = fail(500, "STUB_SCRIPT_EMPTY")
         reply = item(seen) if callable(item) else item
-        if reply.delay and self.stop.wait(reply.delay):
+        if reply.hold:
+            self.stop.wait()
             return
         if reply.reset:
             h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -150,6 +155,26 @@ class StubServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+
+class FakeTime:
+    """A monotonic clock that only moves when the client sleeps (or a test moves it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
 
 
 @pytest.fixture

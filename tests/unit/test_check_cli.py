@@ -229,5 +229,8 @@ def test_control_characters_from_the_server_are_not_printed(stub: Any) -> None:
     stub.push(stub.ok({"backends": [evil]}))
     code, out, _ = run(args_for("--load-balancer-id", "lb-1"), env_for(stub))
     assert code == 0
+    (row,) = out.splitlines()[1:-1]
+    assert "web?[2J (lsn-web)" in row  # printed, each control character as "?"
+    assert "Alive?" in row
     assert "\x1b" not in out
     assert "\x07" not in out

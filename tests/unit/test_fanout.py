@@ -37,19 +37,20 @@ class ConcurrencyProbe:
                 self.in_flight -= 1
 
 
-@pytest.mark.parametrize(("max_workers", "total"), [(1, 5), (3, 12), (4, 8), (8, 40)])
-def test_at_most_max_workers_in_flight(max_workers: int, total: int) -> None:
+@pytest.mark.parametrize(
+    ("max_workers", "total", "peak"), [(1, 5, 1), (3, 12, 3), (4, 8, 4), (8, 40, 8), (16, 3, 3)]
+)
+def test_at_most_max_workers_in_flight(max_workers: int, total: int, peak: int) -> None:
     probe = ConcurrencyProbe(max_workers, total)
     outcomes = fan_out(list(range(total)), probe, max_workers=max_workers)
     assert probe.calls == total
-    assert probe.peak == min(max_workers, total)
+    assert probe.peak == peak
     assert [o.result for o in outcomes] == [i * 2 for i in range(total)]
 
 
-def test_bound_holds_with_more_workers_than_items() -> None:
-    probe = ConcurrencyProbe(16, 3)
-    fan_out([1, 2, 3], probe, max_workers=16)
-    assert probe.peak <= 3
+def test_work_runs_on_named_pool_threads() -> None:
+    names = fan_out([1, 2], lambda _: threading.current_thread().name, max_workers=2)
+    assert [o.result.startswith("zlb-fanout_") for o in names if o.result] == [True, True]
 
 
 def test_order_and_per_item_failures() -> None:
@@ -89,21 +90,30 @@ def test_items_after_the_deadline_are_reported_not_started() -> None:
     for outcome in outcomes[1:]:
         assert outcome.started is False
         assert outcome.result is None
-        assert isinstance(outcome.error, DeadlineExceededError)
+        assert type(outcome.error) is DeadlineExceededError
+        assert outcome.error.message == "deadline passed before this item was started"
     assert [o.item for o in outcomes] == [1, 2, 3]
 
 
-def test_deadline_already_passed_starts_nothing() -> None:
+@pytest.mark.parametrize(("now", "started"), [(0.999, [True, True]), (1.0, [False, False])])
+def test_an_item_is_started_only_before_the_deadline(now: float, started: list[bool]) -> None:
     calls: list[int] = []
-    outcomes = fan_out([1, 2], calls.append, max_workers=4, deadline=1.0, clock=lambda: 2.0)
-    assert calls == []
-    assert [o.started for o in outcomes] == [False, False]
+    outcomes = fan_out([1, 2], calls.append, max_workers=4, deadline=1.0, clock=lambda: now)
+    assert [o.started for o in outcomes] == started
+    assert len(calls) == started.count(True)
 
 
-def test_empty_and_invalid() -> None:
+def test_no_items_no_outcomes() -> None:
     assert fan_out([], lambda x: x, max_workers=3) == []
-    with pytest.raises(ValueError, match="max_workers"):
-        fan_out([1], lambda x: x, max_workers=0)
+
+
+@pytest.mark.parametrize(("max_workers", "valid"), [(0, False), (1, True)])
+def test_max_workers_is_at_least_1(max_workers: int, valid: bool) -> None:
+    if valid:
+        assert fan_out([1], lambda x: x, max_workers=max_workers) == [Outcome(1, result=1)]
+    else:
+        with pytest.raises(ValueError, match=r"^max_workers must be at least 1$"):
+            fan_out([1], lambda x: x, max_workers=max_workers)
 
 
 def test_outcome_is_frozen() -> None:

@@ -128,7 +128,11 @@ def test_the_handlers_pool_verifies_certificates(
     runtime = handler.build_runtime(
         {"TABLE_NAME": "t", "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t"}
     )
-    assert runtime.pool.connection_pool_kw.get("cert_reqs") in (None, "CERT_REQUIRED")
+    # No TLS option is set, so urllib3's defaults (verify certificate and hostname) apply ...
+    tls_options = {"cert_reqs", "ssl_context", "assert_hostname", "ca_certs", "assert_fingerprint"}
+    assert tls_options & runtime.pool.connection_pool_kw.keys() == set()
+    assert runtime.pool.connection_pool_kw["maxsize"] == 8  # control: the handler's own pool
+    # ... and they refuse the self-signed certificate.
     client = ZenlayerClient(
         endpoint=tls_server.url, credentials=KEY, pool=runtime.pool, max_attempts=1
     )
@@ -145,49 +149,50 @@ def test_the_same_server_is_accepted_once_its_certificate_is_trusted(
     assert client.describe_backend_health("lb-1").backends == ()
 
 
-def test_the_default_pool_does_not_turn_verification_off() -> None:
-    client = ZenlayerClient(endpoint="https://console.zenlayer.com", credentials=KEY)
-    pool = client._pool.connection_from_url("https://console.zenlayer.com")
-    connection = pool._new_conn()
-    assert getattr(connection, "cert_reqs", None) in (None, "CERT_REQUIRED", ssl.CERT_REQUIRED)
-    assert getattr(connection, "assert_hostname", None) is not False
-    assert pool.cert_reqs in (None, "CERT_REQUIRED", ssl.CERT_REQUIRED)  # type: ignore[attr-defined]
-
-
 # -- plain http only on loopback --------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "endpoint",
+    ("endpoint", "expected"),
     [
-        "https://console.zenlayer.com",
-        "https://10.0.0.5:8443/prefix",
-        "http://127.0.0.1:8080",
-        "http://localhost:9000",
-        "http://[::1]:8080",
+        ("https://console.zenlayer.com", "https://console.zenlayer.com"),
+        ("https://10.0.0.5:8443/prefix/", "https://10.0.0.5:8443/prefix"),
+        ("http://127.0.0.1:8080//", "http://127.0.0.1:8080"),
+        ("http://localhost:9000", "http://localhost:9000"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("https://api.example.com/zenX/", "https://api.example.com/zenX"),  # only slashes go
     ],
 )
-def test_endpoints_allowed(endpoint: str) -> None:
-    assert validate_endpoint(endpoint) == endpoint.rstrip("/")
+def test_endpoints_allowed(endpoint: str, expected: str) -> None:
+    assert validate_endpoint(endpoint) == expected
+
+
+LOOPBACK_ONLY = "ZENLAYER_API_ENDPOINT: plain http is only allowed for a loopback emulator"
 
 
 @pytest.mark.parametrize(
-    "endpoint",
+    ("endpoint", "message"),
     [
-        "http://console.zenlayer.com",
-        "http://10.0.0.5:8080",
-        "http://127.0.0.2:8080",  # loopback range, but not the loopback host we allow
-        "http://localhost.example.com",
-        "http://127.0.0.1.nip.io",
-        "http://127.0.0.1@evil.example.com",  # user info: the host is evil.example.com
-        "ftp://127.0.0.1",
-        "console.zenlayer.com",
-        "https://console.zenlayer.com/?x=1",
+        ("http://console.zenlayer.com", LOOPBACK_ONLY),
+        ("http://10.0.0.5:8080", LOOPBACK_ONLY),
+        ("http://127.0.0.2:8080", LOOPBACK_ONLY),  # loopback range, but not a host we allow
+        ("http://localhost.example.com", LOOPBACK_ONLY),
+        ("http://127.0.0.1.nip.io", LOOPBACK_ONLY),
+        ("http://127.0.0.1@evil.example.com", LOOPBACK_ONLY),  # the host is evil.example.com
+        ("ftp://127.0.0.1", "ZENLAYER_API_ENDPOINT: must be an http(s) URL, got 'ftp://127.0.0.1'"),
+        ("console.zenlayer.com", "ZENLAYER_API_ENDPOINT: must be an http(s) URL, got "
+         "'console.zenlayer.com'"),
+        ("https://", "ZENLAYER_API_ENDPOINT: must be an http(s) URL, got 'https://'"),
+        ("https://console.zenlayer.com/?x=1",
+         "ZENLAYER_API_ENDPOINT: must not carry a query or fragment"),
+        ("https://console.zenlayer.com/#top",
+         "ZENLAYER_API_ENDPOINT: must not carry a query or fragment"),
     ],
-)
-def test_endpoints_refused(endpoint: str) -> None:
-    with pytest.raises(ConfigError, match="ZENLAYER_API_ENDPOINT"):
+)  # fmt: skip
+def test_endpoints_refused(endpoint: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
         validate_endpoint(endpoint)
+    assert str(caught.value) == message
 
 
 def test_the_function_refuses_plain_http_to_a_remote_host() -> None:
@@ -196,8 +201,9 @@ def test_the_function_refuses_plain_http_to_a_remote_host() -> None:
         "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
         "ZENLAYER_API_ENDPOINT": "http://console.zenlayer.com",
     }
-    with pytest.raises(ConfigError, match="plain http is only allowed"):
+    with pytest.raises(ConfigError) as caught:
         load_config(env)
+    assert str(caught.value) == LOOPBACK_ONLY
 
 
 # -- the emulator binds loopback --------------------------------------------------------------
@@ -289,14 +295,17 @@ def test_a_row_with_unusable_health_is_no_data(row: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "response",
+    ("response", "message"),
     [
-        {"backends": ["vm-1"]},
-        {"backends": [entry(instanceId=None, privateIpAddress=None)] * 2},
-        {"backends": {"vm-1": "Alive"}},
-        {"backends": None},
-        {},
-        {"backends": [entry()] * (MAX_BACKENDS + 1)},
+        ({"backends": ["vm-1"]},
+         "backends: none of the 1 rows names a backend: backends[0]: not an object (row skipped)"),
+        ({"backends": [entry(instanceId=None, privateIpAddress=None)] * 2},
+         "backends: none of the 2 rows names a backend: backends[0]: has neither "
+         "privateIpAddress nor instanceId (row skipped)"),
+        ({"backends": {"vm-1": "Alive"}}, "backends: missing or not a list"),
+        ({"backends": None}, "backends: missing or not a list"),
+        ({}, "backends: missing or not a list"),
+        ({"backends": [entry()] * (MAX_BACKENDS + 1)}, "backends: more than 100000 entries"),
     ],
     ids=[
         "only_row_unusable",
@@ -306,13 +315,48 @@ def test_a_row_with_unusable_health_is_no_data(row: dict[str, Any]) -> None:
         "backends_missing",
         "too_many_backends",
     ],
-)
-def test_an_answer_not_of_the_documented_shape_is_malformed(response: dict[str, Any]) -> None:
+)  # fmt: skip
+def test_an_answer_not_of_the_documented_shape_is_malformed(
+    response: dict[str, Any], message: str
+) -> None:
     with pytest.raises(MalformedResponseError) as raised:
         parse_backends(response, request_id="req-1")
+    assert raised.value.message == message
+    assert raised.value.action == "DescribeBackendHealth"
     assert raised.value.status == 200
     assert raised.value.request_id == "req-1"
-    assert len(str(raised.value)) < 400  # the offending value is never echoed whole
+
+
+def test_exactly_the_maximum_number_of_rows_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The limits' values are pinned by test_bounds_are_what_the_docs_say; small ones here.
+    monkeypatch.setattr(client_module, "MAX_BACKENDS", 3)
+    backends, notes = parse_backends({"backends": [entry()] * 3}, request_id="r")
+    assert (len(backends), notes) == (3, ())
+    with pytest.raises(MalformedResponseError) as raised:
+        parse_backends({"backends": [entry()] * 4}, request_id="r")
+    assert raised.value.message == "backends: more than 3 entries"
+
+
+def test_exactly_the_maximum_number_of_port_details_is_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(client_module, "MAX_DETAIL_ENTRIES", 2)
+    detail = [{"port": 1, "healthStatus": "Alive"}]
+    (backend,), notes = parse_backends(
+        {"backends": [entry(healthStatusDetail=detail * 2)]}, request_id="r"
+    )
+    assert (len(backend.health_status_detail), notes) == (2, ())
+    (backend,), notes = parse_backends(
+        {"backends": [entry(healthStatusDetail=detail * 3)]}, request_id="r"
+    )
+    assert notes == (
+        "backends[0].healthStatusDetail: more than 2 entries (status taken as Unknown)",
+    )
+
+
+def test_a_string_of_exactly_256_characters_is_accepted() -> None:
+    (backend,), _ = parse_backends({"backends": [entry(instanceId="i" * 256)]}, request_id="r")
+    assert backend.instance_id == "i" * 256
 
 
 def test_long_strings_are_never_echoed_in_the_error() -> None:
@@ -326,32 +370,41 @@ def test_long_strings_are_never_echoed_in_the_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "response",
+    ("response", "message"),
     [
-        {"dataSet": [{"loadBalancerId": LONG}]},
-        {"dataSet": [{"loadBalancerId": 5}]},
-        {"dataSet": "lb-1"},
-        {"dataSet": [{"loadBalancerId": "lb-1"}], "totalCount": "1"},
-        {"dataSet": [{}] * (MAX_BACKENDS + 1)},
+        ({"dataSet": [{"loadBalancerId": LONG}]},
+         "dataSet[0].loadBalancerId: longer than 256 characters"),
+        ({"dataSet": [{"loadBalancerId": 5}]}, "dataSet[0].loadBalancerId: not a string"),
+        ({"dataSet": "lb-1"}, "dataSet: missing or not a list"),
+        ({"dataSet": [{"loadBalancerId": "lb-1"}], "totalCount": "1"},
+         "response.totalCount: not an integer"),
+        ({"dataSet": [{}] * (MAX_BACKENDS + 1)}, "dataSet: more than 100000 entries"),
     ],
-)
-def test_bad_load_balancer_pages_are_malformed(response: dict[str, Any]) -> None:
-    with pytest.raises(MalformedResponseError):
+)  # fmt: skip
+def test_bad_load_balancer_pages_are_malformed(response: dict[str, Any], message: str) -> None:
+    with pytest.raises(MalformedResponseError) as raised:
         parse_load_balancer_page(response, request_id="r")
+    assert (raised.value.message, raised.value.action) == (message, "DescribeLoadBalancers")
 
 
 @pytest.mark.parametrize(
-    "response",
+    ("response", "message"),
     [
-        {"listeners": [{"listenerId": LONG}]},
-        {"listeners": [{"listenerId": "l", "healthCheck": {"enabled": "yes"}}]},
-        {"listeners": [{"listenerId": "l", "healthCheck": []}]},
-        {"listeners": None},
+        ({"listeners": [{"listenerId": LONG}]},
+         "listeners[0].listenerId: longer than 256 characters"),
+        ({"listeners": [{"listenerId": "l", "healthCheck": {"enabled": "yes"}}]},
+         "listeners[0].healthCheck.enabled: not a boolean"),
+        ({"listeners": [{"listenerId": "l", "healthCheck": []}]},
+         "listeners[0].healthCheck: not an object"),
+        ({"listeners": None}, "listeners: missing or not a list"),
+        ({"listeners": [{"listenerId": "l"}] * (MAX_BACKENDS + 1)},
+         "listeners: more than 100000 entries"),
     ],
-)
-def test_bad_listener_answers_are_malformed(response: dict[str, Any]) -> None:
-    with pytest.raises(MalformedResponseError):
+)  # fmt: skip
+def test_bad_listener_answers_are_malformed(response: dict[str, Any], message: str) -> None:
+    with pytest.raises(MalformedResponseError) as raised:
         parse_listeners(response, request_id="r")
+    assert (raised.value.message, raised.value.action) == (message, "DescribeListeners")
 
 
 def test_bounds_are_what_the_docs_say() -> None:
@@ -380,7 +433,10 @@ def test_hostile_bodies_over_http_are_malformed(body: bytes, stub: Any) -> None:
 
 def test_credentials_never_show_in_reprs() -> None:
     token = BearerToken("tok-secret-value-123")
-    assert "sec-password" not in repr(KEY)
-    assert "tok-secret" not in repr(token)
+    assert repr(KEY) == "AccessKey(access_key_id='AKID-sec', access_key_password=***)"
+    assert repr(token) == "BearerToken(token=***)"
     client = ZenlayerClient(endpoint="https://console.zenlayer.com", credentials=KEY)
-    assert "sec-password" not in repr(client)
+    assert repr(client) == (
+        "ZenlayerClient(url='https://console.zenlayer.com/api/v2/zlb', "
+        "credentials=AccessKey(access_key_id='AKID-sec', access_key_password=***))"
+    )

@@ -29,8 +29,8 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from zlb_health.zenlayer import signing
 from zlb_health.zenlayer.credentials import AccessKey, BearerToken, Credentials
+from zlb_health_tools.emulator import signature
 from zlb_health_tools.emulator.demo import demo_scenario
 from zlb_health_tools.emulator.scenario import (
     ACTIONS,
@@ -443,16 +443,17 @@ class Emulator:
             if auth[len("Bearer ") :].strip() not in self._tokens:
                 raise ApiError(401, "INVALID_TOKEN", "the token is not valid")
             return
-        parts = signing.parse_authorization_header(auth)
+        parts = signature.parse_authorization(auth)
         if parts is None:
             raise ApiError(401, "SIGNATURE_FAILURE", "Authorization header missing or malformed")
-        password = self._keys.get(parts["Credential"])
+        password = self._keys.get(parts.credential)
         if password is None:
             raise ApiError(401, "INVALID_ACCESS_KEY", "the access key id is not valid")
-        if parts["SignedHeaders"] != signing.SIGNED_HEADERS:
+        if parts.signed_headers != signature.SIGNED_HEADERS:
             raise ApiError(401, "SIGNATURE_FAILURE", "SignedHeaders must be content-type;host")
+        raw_timestamp = headers.get("x-zc-timestamp", "")
         try:
-            timestamp = int(headers.get("x-zc-timestamp", ""))
+            timestamp = int(raw_timestamp)
         except ValueError as exc:
             raise ApiError(401, "INVALID_TIMESTAMP", "X-ZC-Timestamp missing or bad") from exc
         if abs(self.clock() - timestamp) > TIMESTAMP_TOLERANCE_SECONDS:
@@ -461,14 +462,16 @@ class Emulator:
                 "INVALID_TIMESTAMP",
                 f"X-ZC-Timestamp is more than {TIMESTAMP_TOLERANCE_SECONDS} s from server time",
             )
-        expected = signing.signature(
-            access_key_password=password,
-            timestamp=timestamp,
+        # Checked against the independent reference (emulator/signature.py), never against the
+        # client's own signer: a mistake there must not be "verified" by the same mistake.
+        if not signature.signature_matches(
+            parts,
+            password=password,
+            timestamp=raw_timestamp,
             content_type=headers.get("content-type", ""),
             host=headers.get("host", ""),
             body=body,
-        )
-        if not signing.signatures_match(expected, parts["Signature"]):
+        ):
             raise ApiError(401, "SIGNATURE_FAILURE", "the signature does not match")
 
     # ------------------------------------------------------------------ faults
