@@ -202,4 +202,5 @@ def test_demo_with_the_local_extra_from_any_folder(
     )
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
     assert "lb-web" in demo.stdout  # the emulator's demo fleet, polled
+    assert '"_aws"' not in demo.stdout
     assert "Traceback" not in demo.stdout + demo.stderr

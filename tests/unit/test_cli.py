@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import io
 import json
 import re
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from zlb_health_tools import cli
-from zlb_health_tools.demo import scheduled_event
+from zlb_health_tools.demo import scheduled_event, without_metric_lines
 from zlb_health_tools.template import (
     TemplateError,
     find_template,
@@ -166,3 +167,19 @@ def test_the_demo_event_is_events_scheduled_json_for_its_tick() -> None:
     event = scheduled_event(schedule, tick)
     assert event == {**sample, "executionId": event["executionId"]}
     assert event["executionId"] != scheduled_event(schedule, tick)["executionId"]
+
+
+def test_the_demo_passes_on_output_but_not_metric_blobs() -> None:
+    emf = {"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "ColdStart": [1.0]}
+
+    def handler(value: int) -> int:
+        print(json.dumps(emf))
+        print("a line the handler printed")
+        print('{"level": "ERROR", "message": "a JSON log line"}')
+        return value * 2
+
+    out = io.StringIO()
+    assert without_metric_lines(out, handler, 21) == 42
+    assert out.getvalue() == (
+        'a line the handler printed\n{"level": "ERROR", "message": "a JSON log line"}\n'
+    )

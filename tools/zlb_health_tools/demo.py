@@ -9,6 +9,9 @@ environment it polls the real Zenlayer API instead; storage and notifications st
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import logging
 import os
 import sys
@@ -67,6 +70,28 @@ def scheduled_event(schedule: Mapping[str, Any], now: datetime) -> dict[str, Any
         else value
         for key, value in schedule.items()
     }
+
+
+def without_metric_lines(out: TextIO, call: Callable[..., Any], *args: Any) -> Any:
+    """Run `call(*args)`, passing on what it prints except powertools' EMF metric blobs: CloudWatch
+    reads those in Lambda; on a terminal they are noise (powertools prints the ColdStart one
+    even with POWERTOOLS_METRICS_DISABLED)."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            return call(*args)
+    finally:  # what it printed before failing is shown too
+        for line in printed.getvalue().splitlines(keepends=True):
+            if not _is_metric_blob(line):
+                out.write(line)
+
+
+def _is_metric_blob(line: str) -> bool:
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and "_aws" in document
 
 
 def print_fleet(out: TextIO, store: Any, lb_ids: list[str], tick: datetime) -> None:
@@ -222,7 +247,9 @@ def _run(  # noqa: PLR0917
             else (datetime.now(UTC).replace(microsecond=0))
         )
         out.write(f"\n{RULE}\ncycle {cycle}/{cycles}{step}  scheduled time {tick:%H:%M:%S} UTC\n")
-        summary = handler.lambda_handler(scheduled_event(schedule, tick), FakeContext())
+        summary = without_metric_lines(
+            out, handler.lambda_handler, scheduled_event(schedule, tick), FakeContext()
+        )
         lb_ids = sorted({*lb_ids, *runtime.store.known_load_balancers()})
         print_fleet(out, runtime.store, lb_ids, tick)
         if summary["failed"] or summary["skipped"]:
