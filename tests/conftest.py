@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from zlb_health_tools.localaws import LocalAws
 from zlb_health_tools.stack import LocalStack, create_local_stack, drain_queue, subscribe_queue
+from zlb_health_tools.template import load_template
+
+# The repository's own template, wherever pytest runs from.
+TEMPLATE = load_template(Path(__file__).resolve().parents[1] / "template.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +34,7 @@ def local_aws() -> Iterator[LocalAws]:
 @pytest.fixture
 def stack(local_aws: LocalAws) -> LocalStack:
     """A fresh table (from template.yaml's definition) and topic for each test."""
-    return create_local_stack(local_aws.url)
+    return create_local_stack(local_aws.url, template=TEMPLATE)
 
 
 class Inbox:

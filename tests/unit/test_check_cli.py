@@ -163,7 +163,7 @@ def test_auth_failure_is_one_line_without_secrets(stub: Any) -> None:
 
     stub.push(deny)
     code, out, err = run(args_for("--load-balancer-id", "lb-1"), env_for(stub))
-    assert code == 2
+    assert code == 1  # the API call failed
     assert out == ""
     assert err.endswith("\n")
     assert err.count("\n") == 1
@@ -186,7 +186,7 @@ def test_server_down_is_one_line(
     )
     env = env_for(stub, ZENLAYER_API_ENDPOINT=f"http://127.0.0.1:{closed_port}")
     code, _, err = run(args_for("--load-balancer-id", "lb-1"), env)
-    assert code == 2
+    assert code == 1  # the API call failed
     assert err.count("\n") == 1
     assert err.startswith("error: DescribeBackendHealth failed (transport): ")
     assert len(sleeps) == 3  # the client's default 4 attempts
@@ -196,7 +196,7 @@ def test_missing_credentials(stub: Any) -> None:
     code, out, err = run(
         args_for("--load-balancer-id", "lb-1"), {"ZENLAYER_API_ENDPOINT": stub.endpoint}
     )
-    assert code == 1
+    assert code == 2  # usage: nothing sent
     assert out == ""
     assert err.count("\n") == 1
     assert err.startswith("error: credentials missing")
@@ -211,7 +211,7 @@ def test_bad_endpoint(stub: Any, endpoint: str) -> None:
     code, _, err = run(
         args_for("--load-balancer-id", "lb-1"), env_for(stub, ZENLAYER_API_ENDPOINT=endpoint)
     )
-    assert code == 1
+    assert code == 2
     assert err.startswith("error: ZENLAYER_API_ENDPOINT")
     assert err.count("\n") == 1
     assert "hunter2secret" not in err
@@ -219,7 +219,7 @@ def test_bad_endpoint(stub: Any, endpoint: str) -> None:
 
 def test_bad_load_balancer_id(stub: Any) -> None:
     code, _, err = run(args_for("--load-balancer-id", "lb 1;rm"), env_for(stub))
-    assert code == 1
+    assert code == 2
     assert "--load-balancer-id" in err
     assert stub.seen == []
 

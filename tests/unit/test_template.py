@@ -14,7 +14,6 @@ from moto import mock_aws
 
 from zlb_health import config as zlb_config
 from zlb_health_tools.template import (
-    REPO_ROOT,
     function_environment,
     function_environment_names,
     function_handler,
@@ -29,6 +28,8 @@ from zlb_health_tools.template import (
     ttl_attribute,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 SRC = REPO_ROOT / "src"
 SCHEDULED_EVENT = REPO_ROOT / "events" / "scheduled.json"
 POWERTOOLS_ENV = {
@@ -66,7 +67,7 @@ _CREDENTIAL_VALUE = re.compile(
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return load_template()
+    return load_template(TEMPLATE_PATH)
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +260,7 @@ def test_parameter_defaults_are_the_code_defaults(template: dict[str, Any]) -> N
 
 
 def _number_parameters() -> list[tuple[str, str]]:
-    template = load_template()
+    template = load_template(TEMPLATE_PATH)
     return sorted(
         (name, param)
         for name, param in env_parameter_refs(template).items()
@@ -309,7 +310,7 @@ def test_no_credential_in_parameters_environment_or_template(template: dict[str,
             assert name.endswith("_ARN"), f"{name}: the environment carries secret ARNs only"
         for text in strings_in(value):
             assert not _CREDENTIAL_VALUE.search(text), f"{name} looks like a credential"
-    text = (REPO_ROOT / "template.yaml").read_text(encoding="utf-8")
+    text = TEMPLATE_PATH.read_text(encoding="utf-8")
     assert not re.search(r"^\s*SecretString:", text, re.MULTILINE), "no secret value in here"
     assert not re.search(r"(AKIA|ASIA)[0-9A-Z]{16}", text)
 

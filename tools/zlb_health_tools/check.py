@@ -2,8 +2,8 @@
 
 Configuration comes from the environment (ZENLAYER_API_ENDPOINT, ZENLAYER_ACCESS_KEY_ID +
 ZENLAYER_ACCESS_KEY_PASSWORD or ZENLAYER_API_TOKEN). Any failure is one line on stderr and a
-non-zero exit: 1 for usage or configuration problems, 2 when the API call failed. Never a
-traceback, never a secret.
+non-zero exit, as for every subcommand (cli.py): 2 for usage or configuration problems (nothing
+is sent), 1 when the API call failed. Never a traceback, never a secret.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from zlb_health.zenlayer.models import BackendHealth, BackendHealthResult
 ACTION = "DescribeBackendHealth"
 OVERALL_DEADLINE_SECONDS = 25.0
 EXIT_OK = 0
-EXIT_CONFIG = 1
-EXIT_API = 2
+EXIT_API = 1
+EXIT_CONFIG = 2
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _HEADERS = (
     "LISTENER",

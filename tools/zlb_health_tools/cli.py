@@ -1,25 +1,94 @@
-"""`zlb-health`: the command line. Each subcommand's module is imported only when it runs."""
+"""`zlb-health`: the command line. Each subcommand's module is imported only when it runs.
+
+Exit codes, the same for every subcommand (see EXIT_CODES): 0 success; 1 the command ran and
+something failed; 2 usage: a bad argument or a missing or invalid setting, nothing attempted;
+130 interrupted. An expected failure is one line on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_CODES = f"""\
+exit codes: {EXIT_OK} success; {EXIT_FAILURE} the command ran and something failed (an API or AWS
+call, a port in use, a missing extra); {EXIT_USAGE} usage: a bad argument or a missing or invalid
+setting (environment variable, credentials, template file), nothing attempted; \
+{EXIT_INTERRUPTED} interrupted."""
+
+# What the `local` extra brings, by import name: moto's server and its WSGI server (the local
+# AWS), PyYAML (template.yaml).
+LOCAL_EXTRA_MODULES = ("moto", "werkzeug", "yaml")
+LOCAL_EXTRA_HINT = "pip install 'zlb-health[local]'"
+
+_CREDENTIALS_ENV = """\
+  ZENLAYER_ACCESS_KEY_ID, ZENLAYER_ACCESS_KEY_PASSWORD  an access key (signed requests)
+  ZENLAYER_API_TOKEN             or a personal access token (Bearer)"""
+
+
+def package_version() -> str:
+    try:
+        return version("zlb-health")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _epilog(environment: str) -> str:
+    return f"environment:\n{environment}\n\n{EXIT_CODES}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="zlb-health", description="Health monitor for Zenlayer Load Balancer backends."
+        prog="zlb-health",
+        description="Health monitor for Zenlayer Load Balancer backends: operator and developer "
+        "tools. `zlb-health COMMAND --help` describes each command.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = sub.add_parser("check", help="one live DescribeBackendHealth call, printed as a table")
-    check.add_argument("--load-balancer-id", required=True)
-    check.add_argument("--listener-id")
+    def command(name: str, summary: str, description: str, environment: str) -> Any:
+        return sub.add_parser(
+            name,
+            help=summary,
+            description=description,
+            epilog=_epilog(environment),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    check = command(
+        "check",
+        "one live DescribeBackendHealth call, printed as a table",
+        "Call DescribeBackendHealth once for a load balancer and print every backend with its "
+        "status (per port when the API gives the detail). On failure: one line naming what "
+        "failed, the vendor's code and the requestId.",
+        "  ZENLAYER_API_ENDPOINT          API base URL (default https://console.zenlayer.com;\n"
+        "                                 plain http only to a loopback emulator)\n"
+        + _CREDENTIALS_ENV,
+    )
+    check.add_argument("--load-balancer-id", required=True, help="the load balancer to check")
+    check.add_argument("--listener-id", help="only this listener's backends (default: all)")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    emulator = sub.add_parser("emulator", help="serve the local Zenlayer API emulator")
-    emulator.add_argument("--port", type=int, default=8080)
+    emulator = command(
+        "emulator",
+        "serve the local Zenlayer API emulator",
+        "Serve a local stand-in for the Zenlayer zlb API (docs/emulator.md) until Ctrl-C: the "
+        "built-in demo fleet or a scenario file, with a scripted timeline and faults.",
+        _CREDENTIALS_ENV + "\n"
+        "                                 the credentials it accepts (default: the documented\n"
+        "                                 demo ones, docs/emulator.md)",
+    )
+    emulator.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
     emulator.add_argument("--host", default="127.0.0.1", help="bind address (loopback default)")
     emulator.add_argument("--scenario", help="scenario JSON file (default: the demo fleet)")
     emulator.add_argument(
@@ -29,20 +98,59 @@ def build_parser() -> argparse.ArgumentParser:
         help="advance the scenario timeline one step every N seconds (0: only on request)",
     )
 
-    demo = sub.add_parser("demo", help="run the scheduled job locally for a few cycles (make run)")
+    demo = command(
+        "demo",
+        "run the scheduled job locally for a few cycles (make run)",
+        "Run the real Lambda handler once per simulated minute against the Zenlayer API "
+        "emulator and a local AWS (moto's server) holding the stack's table and topic, created "
+        "from template.yaml; print each cycle's fleet and notifications, then the history. "
+        f"Needs the 'local' extra ({LOCAL_EXTRA_HINT}).",
+        _CREDENTIALS_ENV + "\n"
+        "                                 when set, poll the REAL API instead of the emulator\n"
+        "                                 (storage and notifications stay local)\n"
+        "  ZENLAYER_API_ENDPOINT          the real API's URL, with real credentials\n"
+        "  FAILURE_THRESHOLD, RECOVERY_THRESHOLD, MONITOR_FAILURE_THRESHOLD\n"
+        "                                 default 2, 2 and 3; the function's other settings\n"
+        "                                 apply too (README, Configuration)\n"
+        "  POWERTOOLS_LOG_LEVEL           default ERROR; also POWERTOOLS_SERVICE_NAME,\n"
+        "                                 POWERTOOLS_METRICS_NAMESPACE,\n"
+        "                                 POWERTOOLS_METRICS_DISABLED, POWERTOOLS_TRACE_DISABLED",
+    )
     demo.add_argument("--cycles", type=int, default=0, help="cycles to run (0: the whole script)")
+    demo.add_argument(
+        "--template",
+        help="the stack's template.yaml (default: template.yaml in the working directory or "
+        "the nearest parent that has one)",
+    )
 
-    history = sub.add_parser("history", help="read snapshots and transitions back from the table")
-    history.add_argument("--load-balancer-id", required=True)
+    history = command(
+        "history",
+        "read snapshots and transitions back from the table",
+        "Read one load balancer's snapshots and notifications from the stack's DynamoDB table "
+        "and print availability per backend and the transitions in a time window.",
+        "  TABLE_NAME                     the stack's table (or --table-name)\n"
+        "  AWS_REGION, AWS_DEFAULT_REGION the table's region (or the AWS profile's)\n"
+        "  AWS_PROFILE, AWS_ACCESS_KEY_ID, ...  AWS credentials, the standard boto3 way\n"
+        "  AWS_ENDPOINT_URL               a local AWS instead of AWS's own endpoints",
+    )
+    history.add_argument("--load-balancer-id", required=True, help="the load balancer to read")
     history.add_argument("--backend", help="listenerId/instanceId-or-ip/port of one backend")
     history.add_argument("--since", default="24h", help="window: 90m, 24h, 7d or an ISO time")
     history.add_argument("--until", help="end of the window (ISO time, default now)")
-    history.add_argument("--json", action="store_true")
+    history.add_argument("--table-name", help="the stack's DynamoDB table (default: $TABLE_NAME)")
+    history.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def missing_modules(modules: Sequence[str]) -> list[str]:
+    return [name for name in modules if importlib.util.find_spec(name) is None]
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"error: {message}\n")
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check":
         from zlb_health_tools.check import run_check
 
@@ -52,14 +160,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_emulator(args)
     if args.command == "demo":
+        missing = missing_modules(LOCAL_EXTRA_MODULES)
+        if missing:
+            _error(
+                f"demo needs the 'local' extra (missing: {', '.join(missing)}): {LOCAL_EXTRA_HINT}"
+            )
+            return EXIT_FAILURE
+        from zlb_health.config import ConfigError
         from zlb_health_tools.demo import run_demo
 
-        return run_demo(args)
+        try:
+            return run_demo(args)
+        except ConfigError as exc:  # the function's settings, named by the error
+            _error(str(exc))
+            return EXIT_USAGE
     if args.command == "history":
         from zlb_health_tools.history import run_history
 
         return run_history(args)
     raise AssertionError(args.command)  # argparse rejects unknown commands first
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

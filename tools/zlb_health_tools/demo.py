@@ -9,22 +9,23 @@ environment it polls the real Zenlayer API instead; storage and notifications st
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import os
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from zlb_health_tools.localaws import LocalAws
 from zlb_health_tools.stack import LocalStack, create_local_stack, drain_queue, subscribe_queue
-from zlb_health_tools.template import REPO_ROOT
+from zlb_health_tools.template import TemplateError, load_template, schedule_input
 
-EVENT_PATH = REPO_ROOT / "events" / "scheduled.json"
 REAL_API_INTERVAL_SECONDS = 60.0
 LAMBDA_TIMEOUT_SECONDS = 50.0
 RULE = "-" * 78
@@ -52,11 +53,45 @@ class FakeContext:
         return int(max(0.0, self.timeout_seconds - (time.monotonic() - self._started)) * 1000)
 
 
-def scheduled_event(now: datetime) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads(EVENT_PATH.read_text(encoding="utf-8"))
-    event["scheduledTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    event["executionId"] = str(uuid.uuid4())
-    return event
+# EventBridge Scheduler's context attributes, as it fills them into the schedule's Input.
+SCHEDULER_PLACEHOLDERS: dict[str, Callable[[datetime], str]] = {
+    "<aws.scheduler.scheduled-time>": lambda tick: tick.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "<aws.scheduler.execution-id>": lambda _tick: str(uuid.uuid4()),
+    "<aws.scheduler.attempt-number>": lambda _tick: "1",
+}
+
+
+def scheduled_event(schedule: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """What the template's schedule delivers for the tick `now` (events/scheduled.json's shape):
+    built from the template, so an installed zlb-health needs no events/ folder."""
+    return {
+        key: SCHEDULER_PLACEHOLDERS[value](now)
+        if isinstance(value, str) and value in SCHEDULER_PLACEHOLDERS
+        else value
+        for key, value in schedule.items()
+    }
+
+
+def without_metric_lines(out: TextIO, call: Callable[..., Any], *args: Any) -> Any:
+    """Run `call(*args)`, passing on what it prints except powertools' EMF metric blobs: CloudWatch
+    reads those in Lambda; on a terminal they are noise (powertools prints the ColdStart one
+    even with POWERTOOLS_METRICS_DISABLED)."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            return call(*args)
+    finally:  # what it printed before failing is shown too
+        for line in printed.getvalue().splitlines(keepends=True):
+            if not _is_metric_blob(line):
+                out.write(line)
+
+
+def _is_metric_blob(line: str) -> bool:
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and "_aws" in document
 
 
 def print_fleet(out: TextIO, store: Any, lb_ids: list[str], tick: datetime) -> None:
@@ -113,7 +148,15 @@ def print_messages(out: TextIO, published: list[dict[str, Any]], delivered: int)
             out.write(f"  | {line}\n")
 
 
-def run_demo(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
+def run_demo(
+    args: argparse.Namespace, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    try:
+        template = load_template(getattr(args, "template", None))
+        schedule = schedule_input(template)
+    except TemplateError as error:
+        err.write(f"error: {error}\n")
+        return 2
     real_api = real_credentials_in(os.environ)
     # Quiet, local-only settings; set before the handler module is first imported.
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "zlb-health")
@@ -125,19 +168,24 @@ def run_demo(args: argparse.Namespace, *, out: TextIO = sys.stdout) -> int:
     logging.getLogger("zlb_health").setLevel(logging.ERROR)  # the cycle output says it all
     with LocalAws() as aws:
         os.environ.update(aws.env())
-        stack = create_local_stack(aws.url, prefix="zlb-health-demo")
+        stack = create_local_stack(aws.url, prefix="zlb-health-demo", template=template)
         queue_url = subscribe_queue(stack)
         if real_api:
-            return _run(args, out, stack, queue_url, emulator=None)
+            return _run(args, out, stack, queue_url, schedule, emulator=None)
         from zlb_health_tools.emulator.demo import demo_scenario
         from zlb_health_tools.emulator.server import Emulator
 
         with Emulator(demo_scenario(), log_requests=False) as emulator:
-            return _run(args, out, stack, queue_url, emulator=emulator)
+            return _run(args, out, stack, queue_url, schedule, emulator=emulator)
 
 
-def _run(
-    args: argparse.Namespace, out: TextIO, stack: LocalStack, queue_url: str, emulator: Any
+def _run(  # noqa: PLR0917
+    args: argparse.Namespace,
+    out: TextIO,
+    stack: LocalStack,
+    queue_url: str,
+    schedule: Mapping[str, Any],
+    emulator: Any,
 ) -> int:
     env = os.environ
     env.update(stack.function_env())
@@ -199,7 +247,9 @@ def _run(
             else (datetime.now(UTC).replace(microsecond=0))
         )
         out.write(f"\n{RULE}\ncycle {cycle}/{cycles}{step}  scheduled time {tick:%H:%M:%S} UTC\n")
-        summary = handler.lambda_handler(scheduled_event(tick), FakeContext())
+        summary = without_metric_lines(
+            out, handler.lambda_handler, scheduled_event(schedule, tick), FakeContext()
+        )
         lb_ids = sorted({*lb_ids, *runtime.store.known_load_balancers()})
         print_fleet(out, runtime.store, lb_ids, tick)
         if summary["failed"] or summary["skipped"]:

@@ -8,7 +8,7 @@ import os
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
@@ -129,14 +129,15 @@ def render_history(
 def run_history(
     args: argparse.Namespace,
     *,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    env = dict(os.environ) if env is None else env
-    table = env.get("TABLE_NAME", "").strip()
+    """Exit 0, 1 when reading the table failed, 2 for a bad argument or a missing setting."""
+    env = os.environ if env is None else env
+    table = (getattr(args, "table_name", None) or env.get("TABLE_NAME", "")).strip()
     if not table:
-        err.write("error: TABLE_NAME is not set (the stack's table; see README)\n")
+        err.write("error: TABLE_NAME is not set (the stack's table; or --table-name)\n")
         return 2
     now = datetime.now(UTC)
     try:
@@ -145,15 +146,48 @@ def run_history(
     except UsageError as error:
         err.write(f"error: {error}\n")
         return 2
-    from botocore.exceptions import BotoCoreError, ClientError
+    import boto3
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        NoCredentialsError,
+        ProfileNotFound,
+    )
 
-    store = HealthStore(table, ttl_days=1)
+    # boto3 reads AWS_DEFAULT_REGION and the profile; Lambda and many shells set AWS_REGION.
     try:
+        region = (
+            env.get("AWS_REGION", "").strip()
+            or env.get("AWS_DEFAULT_REGION", "").strip()
+            or boto3.session.Session().region_name
+        )
+    except ProfileNotFound as error:
+        err.write(f"error: {error} (AWS_PROFILE)\n")
+        return 2
+    if not region:
+        err.write(
+            "error: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a region in the "
+            "AWS profile)\n"
+        )
+        return 2
+    try:
+        client = boto3.client("dynamodb", region_name=region)
+        store = HealthStore(table, ttl_days=1, client=client)
         snapshots = store.snapshots(args.load_balancer_id, start, end)
         events = store.events(args.load_balancer_id, start, end)
-    except (BotoCoreError, ClientError) as error:
-        err.write(f"error: reading {table} failed: {type(error).__name__}: {error}\n")
+    except ProfileNotFound as error:
+        err.write(f"error: {error} (AWS_PROFILE)\n")
         return 2
+    except NoCredentialsError:
+        err.write(
+            "error: no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY (see README, The command line)\n"
+        )
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        detail = " ".join(str(error).split())
+        err.write(f"error: reading {table} in {region} failed: {type(error).__name__}: {detail}\n")
+        return 1
     if args.json:
         json.dump(
             {

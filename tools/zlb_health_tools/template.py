@@ -1,7 +1,8 @@
 """Read template.yaml (the SAM stack): the table, the function and its schedule.
 
 `make run` and the integration tests build their local table with `table_create_kwargs`, so
-the table they use is the one the stack deploys.
+the table they use is the one the stack deploys. The template is not part of the installed
+package: it is found from the working directory (a checkout of the project) or given.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+TEMPLATE_NAME = "template.yaml"
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 FUNCTION_TYPE = "AWS::Serverless::Function"
@@ -65,16 +65,37 @@ for _tag, _key in _TAGS.items():
     TemplateLoader.add_constructor(f"!{_tag}", _construct(_key))
 
 
+class TemplateError(ValueError):
+    """The template is missing or unreadable; the message says where it looked and what to do."""
+
+
+def find_template(start: str | Path | None = None) -> Path:
+    """template.yaml in `start` (default: the working directory) or its nearest parent."""
+    here = Path.cwd() if start is None else Path(start)
+    here = here.resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / TEMPLATE_NAME
+        if candidate.is_file():
+            return candidate
+    raise TemplateError(
+        f"no {TEMPLATE_NAME} in {here} or its parents: run from a checkout of zlb-health "
+        "or pass --template PATH"
+    )
+
+
 def load_template(path: str | Path | None = None) -> dict[str, Any]:
-    """Parse template.yaml (or `path`, relative to the repository root) into plain dicts."""
-    target = TEMPLATE_PATH if path is None else Path(path)
-    if not target.is_absolute():
-        target = REPO_ROOT / target
-    with target.open(encoding="utf-8") as handle:
-        # TemplateLoader is a SafeLoader with CloudFormation's tags added.
-        document = yaml.load(handle, Loader=TemplateLoader)  # noqa: S506  # nosec B506
+    """Parse `path` (default: find_template()) into plain dicts."""
+    target = find_template() if path is None else Path(path)
+    try:
+        with target.open(encoding="utf-8") as handle:
+            # TemplateLoader is a SafeLoader with CloudFormation's tags added.
+            document = yaml.load(handle, Loader=TemplateLoader)  # noqa: S506  # nosec B506
+    except OSError as error:
+        raise TemplateError(f"cannot read {target}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise TemplateError(f"{target} is not valid YAML: {' '.join(str(error).split())}") from None
     if not isinstance(document, dict) or "Resources" not in document:
-        raise ValueError(f"{target} is not a CloudFormation template")
+        raise TemplateError(f"{target} is not a CloudFormation template")
     return document
 
 
