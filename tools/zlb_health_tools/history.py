@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from zlb_health.adapters.store import HealthStore, Snapshot
+from zlb_health.adapters.store import HealthStore, Snapshot, StoreError
 from zlb_health.engine.notifications import Notification
 
 _WINDOW = re.compile(r"^(\d+)([mhd])$")
@@ -147,12 +147,7 @@ def run_history(
         err.write(f"error: {error}\n")
         return 2
     import boto3
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        NoCredentialsError,
-        ProfileNotFound,
-    )
+    from botocore.exceptions import NoCredentialsError, ProfileNotFound
 
     # boto3 reads AWS_DEFAULT_REGION and the profile; Lambda and many shells set AWS_REGION.
     try:
@@ -178,15 +173,20 @@ def run_history(
     except ProfileNotFound as error:
         err.write(f"error: {error} (AWS_PROFILE)\n")
         return 2
-    except NoCredentialsError:
-        err.write(
-            "error: no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY (see README, The command line)\n"
-        )
-        return 2
-    except (BotoCoreError, ClientError) as error:
-        detail = " ".join(str(error).split())
-        err.write(f"error: reading {table} in {region} failed: {type(error).__name__}: {detail}\n")
+    except StoreError as error:
+        cause = error.__cause__
+        if isinstance(cause, ProfileNotFound):
+            err.write(f"error: {cause} (AWS_PROFILE)\n")
+            return 2
+        if isinstance(cause, NoCredentialsError):
+            err.write(
+                "error: no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY (see README, The command line)\n"
+            )
+            return 2
+        detail = " ".join(str(cause or error).split())
+        name = type(cause).__name__ if cause is not None else error.code
+        err.write(f"error: reading {table} in {region} failed: {name}: {detail}\n")
         return 1
     if args.json:
         json.dump(
