@@ -317,7 +317,8 @@ def _counts_line(counts: dict[str, int]) -> str:
     statuses = ", ".join(f"{counts[key]} {text}" for key, text in labels if key in counts)
     line = f"Backends: {counts.get('backends', 0)} ({statuses})"
     if "listeners" in counts:
-        line += f" on {counts['listeners']} listeners"
+        listeners = counts["listeners"]
+        line += f" on {listeners} listener{'' if listeners == 1 else 's'}"
     if counts.get("listenersWithoutHealthyBackend"):
         line += f", {counts['listenersWithoutHealthyBackend']} without a healthy backend"
     return line + "."
