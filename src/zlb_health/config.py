@@ -40,6 +40,13 @@ LOCAL_CREDENTIAL_VARS = (
     "ZENLAYER_API_TOKEN",
 )
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def is_valid_id(value: str) -> bool:
+    """A load balancer or listener id as the API shapes them (letters, digits, ._:-)."""
+    return bool(_ID.match(value))
+
+
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -81,10 +88,6 @@ class Config:
     max_messages_per_run: int
     stack_name: str = "zlb-health"  # named in every message, so stacks can share an inbox
 
-    @property
-    def api_url(self) -> str:
-        return self.endpoint.rstrip("/") + "/api/v2/zlb"
-
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
     raw = env.get(name, "").strip()
@@ -114,7 +117,7 @@ def parse_targets(raw: str, *, variable: str = "LOAD_BALANCER_IDS") -> tuple[Tar
         if not item:
             continue
         lb_id, _, listener_id = item.partition("/")
-        if not _ID.match(lb_id) or (listener_id and not _ID.match(listener_id)):
+        if not is_valid_id(lb_id) or (listener_id and not is_valid_id(listener_id)):
             raise ConfigError(variable, f"{item!r} is not of the form lbId or lbId/listenerId")
         targets.append(Target(lb_id, listener_id or None))
     if len(set(targets)) != len(targets):

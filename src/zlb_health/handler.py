@@ -33,9 +33,10 @@ from zlb_health.monitor import Monitor, RunReport
 from zlb_health.zenlayer.client import ZenlayerClient
 from zlb_health.zenlayer.credentials import Credentials
 
-# Fixed names: the stack's dashboard and alarms are built on them.
-SERVICE_NAME = "zlb-health"
-METRICS_NAMESPACE = "ZlbHealth"
+# The template sets both (the dashboard and alarms are built on the namespace); the defaults
+# are the same names, for local runs.
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "") or "zlb-health"
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "") or "ZlbHealth"
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)

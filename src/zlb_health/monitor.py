@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zlb_health.adapters.aws import Deadline
-from zlb_health.adapters.publisher import PublishError, SnsPublisher
-from zlb_health.adapters.store import HealthStore, Snapshot, StoredState, StoreError
+from zlb_health.adapters.publisher import PublishError
+from zlb_health.adapters.store import Snapshot, StoredState, StoreError
 from zlb_health.config import Config, Target
 from zlb_health.engine.coalesce import coalesce
 from zlb_health.engine.fleet import apply_discovery, with_known
@@ -48,8 +48,8 @@ from zlb_health.engine.plan import PlannedMessage, plan_messages
 from zlb_health.engine.render import Origin
 from zlb_health.engine.rules import Evaluation, apply_observation, note_missing, retire
 from zlb_health.engine.state import FLEET_ID, FleetState, LbState, SubjectState
+from zlb_health.ports import HealthApi, Publisher, StateStore
 from zlb_health.shards import Shard
-from zlb_health.zenlayer.client import ZenlayerClient
 from zlb_health.zenlayer.errors import ZenlayerError
 from zlb_health.zenlayer.fanout import Outcome, fan_out
 from zlb_health.zenlayer.models import BackendHealth, BackendHealthResult
@@ -191,9 +191,9 @@ class Monitor:
         self,
         *,
         config: Config,
-        client: ZenlayerClient,
-        store: HealthStore,
-        publisher: SnsPublisher,
+        client: HealthApi,
+        store: StateStore,
+        publisher: Publisher,
         origin: Origin | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
@@ -248,7 +248,11 @@ class Monitor:
             )
         self._publish(committed, run)
         if scheduled_time is not None and not run.report.duplicate_tick and run.can_call():
-            self.store.finish_tick(shard.key, scheduled_time, run_id=run_id)
+            try:
+                self.store.finish_tick(shard.key, scheduled_time, run_id=run_id)
+            except StoreError as error:
+                # Unfinished, the tick can be taken over by a late duplicate after its lease.
+                run.store_failed("*", "could not mark the tick done", error)
         return run.report
 
     def _observe_and_commit(  # noqa: PLR0917 - the steps of one run, in order

@@ -10,14 +10,19 @@ import pytest
 
 from zlb_health.adapters.secrets import (
     CredentialsError,
+    SecretCredentials,
     credentials_from_environment,
-    credentials_from_secret,
 )
 from zlb_health.config import ConfigError
-from zlb_health.zenlayer.credentials import AccessKey, BearerToken
+from zlb_health.zenlayer.credentials import AccessKey, BearerToken, Credentials
 from zlb_health_tools.localaws import LocalAws
 
 pytestmark = pytest.mark.integration
+
+
+def credentials_from_secret(arn: str) -> Credentials:
+    """What the handler does: the secret read through powertools' provider, then parsed."""
+    return SecretCredentials(arn).get()
 
 
 def make_secret(local_aws: LocalAws, value: str) -> str:

@@ -163,7 +163,7 @@ def table_text(stack: LocalStack) -> str:
     return "\n".join(parts)
 
 
-def test_no_secret_signature_or_authorization_header_leaks_anywhere(  # noqa: PLR0917
+def test_no_secret_signature_or_authorization_header_leaks_anywhere(  # noqa: PLR0915, PLR0917 - one scenario, every leak path in turn
     monkeypatch: pytest.MonkeyPatch,
     debug_everywhere: None,
     stack: LocalStack,

@@ -248,7 +248,7 @@ def _fleet(draw: st.DrawFn) -> dict[str, WLb]:
     return fleet
 
 
-def _event(world: _World, draw: st.DrawFn, mode: str) -> dict[str, Any] | None:
+def _event(world: _World, draw: st.DrawFn, mode: str) -> dict[str, Any] | None:  # noqa: PLR0912, PLR0915 - one branch per kind of event
     choice = draw(
         st.sampled_from(
             ["status"] * 8 + ["port_status"] * 4 + ["ports"] * 3 + ["hc"] + ["backend"] * 2

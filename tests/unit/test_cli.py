@@ -27,7 +27,11 @@ REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / "tools" / "zlb_health_tools"
 # The module each subcommand runs (what its environment variables are read by).
 MODULES = {
-    "check": [TOOLS / "check.py"],
+    # check reads its credentials the way the function does locally (one shared helper).
+    "check": [
+        TOOLS / "check.py",
+        TOOLS.parents[1] / "src" / "zlb_health" / "adapters" / "secrets.py",
+    ],
     "emulator": [TOOLS / "emulator" / "server.py"],
     "demo": [TOOLS / "demo.py"],
     "history": [TOOLS / "history.py"],
@@ -91,7 +95,8 @@ def test_help_names_every_environment_variable_the_command_reads(command: str) -
 
 def test_the_scan_sees_environment_reads() -> None:
     assert env_vars_read(TOOLS / "history.py") >= {"TABLE_NAME", "AWS_REGION"}
-    assert "ZENLAYER_API_TOKEN" in env_vars_read(TOOLS / "check.py")
+    assert "ZENLAYER_API_ENDPOINT" in env_vars_read(TOOLS / "check.py")
+    assert "ZENLAYER_API_TOKEN" in env_vars_read(MODULES["check"][1])
 
 
 def test_json_on_every_command_that_prints_records() -> None:

@@ -85,9 +85,9 @@ def test_without_an_argument_the_process_environment_is_read(
     assert load_config().table_name == "from-process-env"
 
 
-def test_the_api_url_is_the_endpoint_with_the_zlb_path() -> None:
+def test_the_endpoint_loses_its_trailing_slash() -> None:
     config = load_config({**BASE, "ZENLAYER_API_ENDPOINT": "http://127.0.0.1:8080/"})
-    assert config.api_url == "http://127.0.0.1:8080/api/v2/zlb"
+    assert config.endpoint == "http://127.0.0.1:8080"
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -19,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from zlb_health.config import DEFAULT_ENDPOINT, ConfigError, validate_endpoint
+from zlb_health.adapters.secrets import credentials_from_environment
+from zlb_health.config import DEFAULT_ENDPOINT, ConfigError, is_valid_id, validate_endpoint
 from zlb_health.zenlayer.client import ZenlayerClient
-from zlb_health.zenlayer.credentials import Credentials, credentials_from_mapping
+from zlb_health.zenlayer.credentials import Credentials
 from zlb_health.zenlayer.errors import ZenlayerError
 from zlb_health.zenlayer.models import BackendHealth, BackendHealthResult
 
@@ -30,7 +30,6 @@ OVERALL_DEADLINE_SECONDS = 25.0
 EXIT_OK = 0
 EXIT_API = 1
 EXIT_CONFIG = 2
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _HEADERS = (
     "LISTENER",
     "PROTOCOL",
@@ -97,14 +96,9 @@ def _endpoint(env: Mapping[str, str]) -> str:
 
 
 def _credentials(env: Mapping[str, str]) -> Credentials:
-    values: dict[str, object] = {
-        "accessKeyId": env.get("ZENLAYER_ACCESS_KEY_ID", "").strip(),
-        "accessKeyPassword": env.get("ZENLAYER_ACCESS_KEY_PASSWORD", "").strip(),
-        "token": env.get("ZENLAYER_API_TOKEN", "").strip(),
-    }
     try:
-        return credentials_from_mapping(values, source="environment")
-    except ValueError:
+        return credentials_from_environment(env)
+    except ConfigError:
         raise _UsageError(
             "credentials missing: set ZENLAYER_ACCESS_KEY_ID and ZENLAYER_ACCESS_KEY_PASSWORD, "
             "or ZENLAYER_API_TOKEN"
@@ -114,11 +108,11 @@ def _credentials(env: Mapping[str, str]) -> Credentials:
 def _ids(args: argparse.Namespace) -> tuple[str, str | None]:
     lb_id = str(getattr(args, "load_balancer_id", "") or "").strip()
     listener_id = getattr(args, "listener_id", None)
-    if not _ID.match(lb_id):
+    if not is_valid_id(lb_id):
         raise _UsageError("--load-balancer-id: not a valid load balancer id")
     if listener_id is not None:
         listener_id = str(listener_id).strip()
-        if not _ID.match(listener_id):
+        if not is_valid_id(listener_id):
             raise _UsageError("--listener-id: not a valid listener id")
     return lb_id, listener_id
 

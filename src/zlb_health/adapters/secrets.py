@@ -14,15 +14,14 @@ from zlb_health.zenlayer.credentials import Credentials, credentials_from_mappin
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager.client import SecretsManagerClient
 
-SECRET_MAX_AGE_SECONDS = 300
-
 
 class CredentialsError(Exception):
     """The credentials could not be fetched or are not in the documented shape."""
 
 
 class SecretCredentials:
-    """The credentials secret, read through powertools' SecretsProvider (cached 5 minutes).
+    """The credentials secret, read through powertools' SecretsProvider (cached for
+    POWERTOOLS_PARAMETERS_MAX_AGE seconds, 5 minutes in the template and by default).
 
     Built once per container with the container's boto3 client: powertools' module-level
     `get_secret` would create a whole new boto3 session on the first call of each container.
@@ -39,7 +38,8 @@ class SecretCredentials:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
         try:
-            raw = self._provider.get(self.secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
+            # Cached for POWERTOOLS_PARAMETERS_MAX_AGE seconds (the template: 300).
+            raw = self._provider.get(self.secret_arn)
         except GetParameterError as error:
             # The cause names the AWS error code only; the secret value never reaches here.
             # powertools raises GetParameterError inside its `except` without `from`, so the
@@ -49,12 +49,6 @@ class SecretCredentials:
                 f"could not read the credentials secret ({type(cause).__name__})"
             ) from None
         return _parse_secret(raw, self.secret_arn)
-
-
-def credentials_from_secret(
-    secret_arn: str, *, client: SecretsManagerClient | None = None
-) -> Credentials:
-    return SecretCredentials(secret_arn, client=client).get()
 
 
 def _parse_secret(raw: object, secret_arn: str) -> Credentials:
@@ -79,10 +73,11 @@ def _parse_secret(raw: object, secret_arn: str) -> Credentials:
 
 
 def credentials_from_environment(env: Mapping[str, str]) -> Credentials:
+    """Local runs: the key pair or the token from the environment, surrounding blanks ignored."""
     values = {
-        "accessKeyId": env.get("ZENLAYER_ACCESS_KEY_ID", ""),
-        "accessKeyPassword": env.get("ZENLAYER_ACCESS_KEY_PASSWORD", ""),
-        "token": env.get("ZENLAYER_API_TOKEN", ""),
+        "accessKeyId": env.get("ZENLAYER_ACCESS_KEY_ID", "").strip(),
+        "accessKeyPassword": env.get("ZENLAYER_ACCESS_KEY_PASSWORD", "").strip(),
+        "token": env.get("ZENLAYER_API_TOKEN", "").strip(),
     }
     try:
         return credentials_from_mapping(dict(values), source="environment")

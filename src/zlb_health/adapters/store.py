@@ -323,7 +323,7 @@ class HealthStore:
         `run_id`. Returns the state as written, or None when another run got there first (the
         caller reloads and re-evaluates).
         """
-        outbox = _next_outbox(stored, notification, run_id=run_id, lease_until=lease_until, now=now)
+        outbox = next_outbox(stored, notification, run_id=run_id, lease_until=lease_until, now=now)
         written = StoredState(stored.load_balancer_id, stored.version + 1, new_state, outbox)
         if stored.version == 0:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
@@ -512,7 +512,7 @@ def _error_code(error: ClientError) -> str:
     return code or "Unknown"
 
 
-def _next_outbox(
+def next_outbox(
     stored: StoredState,
     notification: Notification | None,
     *,

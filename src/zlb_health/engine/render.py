@@ -477,6 +477,67 @@ def render_group(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """What a grouped message says about its notifications, whatever the rendition."""
+
+    ordered: list[Notification]  # most severe first
+    lb_ids: list[str]
+    digest: bool
+    event_type: str
+    severity: str
+
+    @classmethod
+    def of(cls, ordered: list[Notification], lb_ids: list[str], digest: bool) -> _Group:
+        event_type = min((n.event_type for n in ordered), key=event_rank)
+        return cls(ordered, lb_ids, digest, event_type, max_severity([n.severity for n in ordered]))
+
+    @property
+    def subject_id(self) -> str:
+        return self.lb_ids[0] if len(self.lb_ids) == 1 else "*"
+
+    @property
+    def many(self) -> str:
+        return f"{len(self.lb_ids)} load balancer{'' if len(self.lb_ids) == 1 else 's'}"
+
+    def per_severity(self) -> Counter[str]:
+        """Load balancers counted once each, at their highest severity."""
+        worst: dict[str, str] = {}
+        for n in self.ordered:
+            known = worst.get(n.load_balancer_id)
+            if known is None or severity_rank(n.severity) < severity_rank(known):
+                worst[n.load_balancer_id] = n.severity
+        return Counter(worst.values())
+
+    def counts(self) -> dict[str, int]:
+        """The latest counts of each load balancer, added up."""
+        latest: dict[str, Notification] = {}
+        for n in sorted(self.ordered, key=lambda n: (n.observed_at, n.id)):
+            latest[n.load_balancer_id] = n
+        total: Counter[str] = Counter()
+        for n in latest.values():
+            total.update(n.counts)
+        return dict(total)
+
+    def texts(self, origin: Origin) -> tuple[str, str]:
+        """The summary (also the subject) and the SMS."""
+        stack = ascii_token(origin.stack, "zlb-health", 16)
+        if self.digest:
+            by = self.per_severity()
+            tally = (by[CRITICAL], by[WARNING], by[INFO])
+            summary = f"{self.many} changed: %d critical, %d warning, %d info." % tally
+            sms = f"ZLB {stack}: {self.many} changed: %d crit, %d warn, %d info. See email." % tally
+            return summary, sms
+        what = "degraded" if self.event_type == MONITOR_DEGRADED else "restored"
+        shown = ",".join(ascii_token(_name_of(self.ordered, lb), lb, 20) for lb in self.lb_ids[:3])
+        more = f" +{len(self.lb_ids) - 3} more" if len(self.lb_ids) > 3 else ""
+        sms = (
+            f"ZLB {stack} {_SEV_SHORT.get(self.severity, 'INFO')}: monitoring {what} for "
+            f"{self.many}: {shown}{more}."
+        )
+        return f"Monitoring {what} for {self.many}.", sms
+
+
 def _render_group(
     ordered: list[Notification],
     lb_ids: list[str],
@@ -486,41 +547,24 @@ def _render_group(
     *,
     truncated: bool = False,
 ) -> RenderedMessage:
-    event_type = min((n.event_type for n in ordered), key=event_rank)
-    severity = max_severity([n.severity for n in ordered])
-    lb_attr = lb_ids[0] if len(lb_ids) == 1 else "*"
-    by_lb: dict[str, str] = {}  # a load balancer's highest severity
-    for n in ordered:
-        known = by_lb.get(n.load_balancer_id)
-        if known is None or severity_rank(n.severity) < severity_rank(known):
-            by_lb[n.load_balancer_id] = n.severity
-    per_severity = Counter(by_lb.values())
-    latest: dict[str, Notification] = {}
-    for n in sorted(ordered, key=lambda n: (n.observed_at, n.id)):
-        latest[n.load_balancer_id] = n
-    counts: Counter[str] = Counter()
-    for n in latest.values():
-        counts.update(n.counts)
-    many = f"{len(lb_ids)} load balancer{'' if len(lb_ids) == 1 else 's'}"
-    stack = ascii_token(origin.stack, "zlb-health", 16)
-    if digest:
-        summary = (
-            f"{many} changed: {per_severity[CRITICAL]} critical, "
-            f"{per_severity[WARNING]} warning, {per_severity[INFO]} info."
-        )
-        sms_text = (
-            f"ZLB {stack}: {many} changed: {per_severity[CRITICAL]} crit, "
-            f"{per_severity[WARNING]} warn, {per_severity[INFO]} info. See email."
-        )
-    else:
-        what = "degraded" if event_type == MONITOR_DEGRADED else "restored"
-        summary = f"Monitoring {what} for {many}."
-        shown = ",".join(ascii_token(_name_of(ordered, lb), lb, 20) for lb in lb_ids[:3])
-        more = f" +{len(lb_ids) - 3} more" if len(lb_ids) > 3 else ""
-        sms_text = (
-            f"ZLB {stack} {_SEV_SHORT.get(severity, 'INFO')}: monitoring {what} for {many}: "
-            f"{shown}{more}."
-        )
+    group = _Group.of(ordered, lb_ids, digest)
+    summary, sms_text = group.texts(origin)
+    document = _group_document(group, summary, origin, limit)
+    if truncated:
+        document["truncated"] = True
+    return RenderedMessage(
+        subject=_subject(group.severity, origin, summary),
+        message={
+            "default": json.dumps(document, separators=(",", ":")),
+            "email": _group_email(group, summary, origin, limit),
+            "sms": clip(ascii_text(sms_text), SMS_MAX),
+        },
+        attributes=_attributes(group.event_type, group.severity, group.subject_id),
+    )
+
+
+def _group_document(group: _Group, summary: str, origin: Origin, limit: int) -> dict[str, Any]:
+    ordered, lb_ids = group.ordered, group.lb_ids
     id_limit = min(_GROUP_IDS_MAX, limit * 10)
     document: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
@@ -528,9 +572,9 @@ def _render_group(
         "ids": [n.id for n in ordered[:id_limit]],
         "idsOmitted": max(0, len(ordered) - id_limit),
         "coalesced": sum(n.coalesced for n in ordered),
-        "eventType": event_type,
-        "severity": severity,
-        "loadBalancerId": lb_attr,
+        "eventType": group.event_type,
+        "severity": group.severity,
+        "loadBalancerId": group.subject_id,
         "loadBalancerIds": lb_ids[: limit * 10],
         "loadBalancerIdsOmitted": max(0, len(lb_ids) - limit * 10),
         "observedAt": max(n.observed_at for n in ordered),
@@ -538,16 +582,24 @@ def _render_group(
         "summary": summary,
         "transitions": [],
         "transitionsOmitted": sum(len(n.transitions) for n in ordered),
-        "counts": dict(counts),
+        "counts": group.counts(),
         "loadBalancers": [_entry(n) for n in ordered[:limit]],
         "loadBalancersOmitted": max(0, len(ordered) - limit),
     }
-    if digest:
+    if group.digest:
         document["digest"] = True
-    if truncated:
-        document["truncated"] = True
-    lines = [f"{_TITLES.get(event_type, event_type)} - severity {severity.upper()}", "", summary]
-    lines += ["", "Load balancers (most severe first):"]
+    return document
+
+
+def _group_email(group: _Group, summary: str, origin: Origin, limit: int) -> str:
+    ordered = group.ordered
+    lines = [
+        f"{_TITLES.get(group.event_type, group.event_type)} - severity {group.severity.upper()}",
+        "",
+        summary,
+        "",
+        "Load balancers (most severe first):",
+    ]
     listed = min(limit * 2 + 1, len(ordered)) if limit else 0
     for n in ordered[:listed]:
         lines.append(f"  - [{n.severity.upper()}] {one_line(n.summary)}")
@@ -559,18 +611,10 @@ def _render_group(
         lines.append(detail)
     if len(ordered) > listed:
         lines.append(f"  ... and {len(ordered) - listed} more (see the JSON message).")
-    if digest:
+    if group.digest:
         lines += ["", "Too many load balancers changed in this run for one message each."]
     lines += ["", origin.sentence()]
-    return RenderedMessage(
-        subject=_subject(severity, origin, summary),
-        message={
-            "default": json.dumps(document, separators=(",", ":")),
-            "email": "\n".join(lines) + "\n",
-            "sms": clip(ascii_text(sms_text), SMS_MAX),
-        },
-        attributes=_attributes(event_type, severity, lb_attr),
-    )
+    return "\n".join(lines) + "\n"
 
 
 def _name_of(notifications: Sequence[Notification], lb_id: str) -> str:

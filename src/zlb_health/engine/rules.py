@@ -86,20 +86,7 @@ def apply_observation(
     if observation.ok:
         state.baselined = True
 
-    transitions: list[Transition] = []
-    events: list[MonitorEvent] = []
-    duplicates = 0
-    for answer in observation.answers:
-        result = apply_answer(state, answer, thresholds, at=at, baseline=baseline)
-        transitions.extend(result.transitions)
-        duplicates += result.duplicates
-        _add(events, monitoring.record_success(state.monitors, answer.scope, at=at))
-    for failure in observation.failures:
-        _add(events, monitoring.record_failure(state.monitors, failure, thresholds, at=at))
-    transitions.extend(_drop_unpolled(state, observation.scopes, at=at))
-    for scope in sorted(set(state.monitors) - observation.scopes):
-        _add(events, monitoring.end(state.monitors, scope, at=at))
-
+    transitions, events, duplicates = _apply_scopes(state, observation, thresholds, baseline)
     ordered = tuple(sorted(transitions, key=_transition_order))
     counted = tally(state)
     was_critical = _track_critical(state, counted, at=at)
@@ -181,6 +168,27 @@ def _retire(previous: LbState, state: LbState, reason: str, *, at: str) -> Evalu
 
 
 # -- steps ------------------------------------------------------------------------------------
+
+
+def _apply_scopes(
+    state: LbState, observation: LbObservation, thresholds: Thresholds, baseline: bool
+) -> tuple[list[Transition], list[MonitorEvent], int]:
+    """Each polled scope on its own: answers to the backends, failures to its monitor."""
+    at = state.observed_at or ""
+    transitions: list[Transition] = []
+    events: list[MonitorEvent] = []
+    duplicates = 0
+    for answer in observation.answers:
+        result = apply_answer(state, answer, thresholds, at=at, baseline=baseline)
+        transitions.extend(result.transitions)
+        duplicates += result.duplicates
+        _add(events, monitoring.record_success(state.monitors, answer.scope, at=at))
+    for failure in observation.failures:
+        _add(events, monitoring.record_failure(state.monitors, failure, thresholds, at=at))
+    transitions.extend(_drop_unpolled(state, observation.scopes, at=at))
+    for scope in sorted(set(state.monitors) - observation.scopes):
+        _add(events, monitoring.end(state.monitors, scope, at=at))
+    return transitions, events, duplicates
 
 
 def _add(events: list[MonitorEvent], event: MonitorEvent | None) -> None:

@@ -33,7 +33,7 @@ from urllib3.exceptions import (
 from urllib3.util import parse_url
 
 from zlb_health import __version__
-from zlb_health.zenlayer import signing
+from zlb_health.zenlayer import API_PATH, API_VERSION, signing
 from zlb_health.zenlayer.credentials import AccessKey, BearerToken, Credentials
 from zlb_health.zenlayer.errors import (
     AuthError,
@@ -56,8 +56,6 @@ from zlb_health.zenlayer.models import (
     PortHealth,
 )
 
-API_PATH: Final = "/api/v2/zlb"
-API_VERSION: Final = "2025-04-01"
 SERVICE: Final = "zlb"
 CONTENT_TYPE: Final = "application/json"
 USER_AGENT: Final = f"zlb-health/{__version__}"
@@ -370,32 +368,9 @@ class ZenlayerClient:
             code = clean(doc.get("code"))
             server_message = clean(doc.get("message"), _MAX_SERVER_MESSAGE)
         if status == 200:
-            if doc is None:
-                raise _AttemptError(
-                    MalformedResponseError(
-                        "HTTP 200 body is not a JSON object"
-                        + (" (HTML from a proxy?)" if _looks_like_html(data) else ""),
-                        status=status,
-                        request_id=header_rid,
-                        action=action,
-                    )
-                )
-            response = doc.get("response")
-            if response is None and code is not None:
-                # An error envelope with a 200 status: classify it by its code.
-                pass
-            elif not isinstance(response, dict):
-                raise _AttemptError(
-                    MalformedResponseError(
-                        "HTTP 200 body lacks a `response` object",
-                        status=status,
-                        request_id=request_id,
-                        action=action,
-                    )
-                )
-            else:
-                rid = _clean_str(response.get("requestId")) or request_id or ""
-                return _Reply(response=response, request_id=rid, latency_ms=latency_ms)
+            reply = _success(action, doc, data, request_id, header_rid, code, latency_ms)
+            if reply is not None:
+                return reply
         raise _AttemptError(
             self._status_error(
                 action,
@@ -448,6 +423,43 @@ class ZenlayerClient:
 
 
 # -- helpers ------------------------------------------------------------------------------
+
+
+def _success(  # noqa: PLR0917 - the parts of one HTTP 200 answer
+    action: str,
+    doc: dict[str, Any] | None,
+    data: bytes,
+    request_id: str | None,
+    header_rid: str | None,
+    code: str | None,
+    latency_ms: float,
+) -> _Reply | None:
+    """An HTTP 200 answer's `response`; None when it is an error envelope (classified by its
+    code like any error status)."""
+    if doc is None:
+        raise _AttemptError(
+            MalformedResponseError(
+                "HTTP 200 body is not a JSON object"
+                + (" (HTML from a proxy?)" if _looks_like_html(data) else ""),
+                status=200,
+                request_id=header_rid,
+                action=action,
+            )
+        )
+    response = doc.get("response")
+    if response is None and code is not None:
+        return None
+    if not isinstance(response, dict):
+        raise _AttemptError(
+            MalformedResponseError(
+                "HTTP 200 body lacks a `response` object",
+                status=200,
+                request_id=request_id,
+                action=action,
+            )
+        )
+    rid = _clean_str(response.get("requestId")) or request_id or ""
+    return _Reply(response=response, request_id=rid, latency_ms=latency_ms)
 
 
 def _secret_strings(credentials: Credentials) -> tuple[str, ...]:

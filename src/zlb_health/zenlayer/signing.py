@@ -47,23 +47,3 @@ def authorization_header(*, access_key_id: str, signature_hex: str) -> str:
         f"{ALGORITHM} Credential={access_key_id}, "
         f"SignedHeaders={SIGNED_HEADERS}, Signature={signature_hex}"
     )
-
-
-def parse_authorization_header(value: str) -> dict[str, str] | None:
-    """Split `ZC2-HMAC-SHA256 Credential=.., SignedHeaders=.., Signature=..` into its parts."""
-    prefix = ALGORITHM + " "
-    if not value.startswith(prefix):
-        return None
-    parts: dict[str, str] = {}
-    for item in value[len(prefix) :].split(","):
-        key, sep, val = item.strip().partition("=")
-        if not sep:
-            return None
-        parts[key] = val
-    if not {"Credential", "SignedHeaders", "Signature"} <= parts.keys():
-        return None
-    return parts
-
-
-def signatures_match(expected: str, given: str) -> bool:
-    return hmac.compare_digest(expected.encode("ascii"), given.encode("ascii", "replace"))

@@ -583,7 +583,9 @@ def _parse_event(raw: object, path: str) -> _Event:
     return event
 
 
-def _parse_fault(raw: object, path: str, index: int, known: Mapping[str, set[str]]) -> Fault:
+def _parse_fault(  # noqa: PLR0912 - one check per documented fault field, in order
+    raw: object, path: str, index: int, known: Mapping[str, set[str]]
+) -> Fault:
     """`known`: every load balancer id the scenario ever has -> its listener ids at any step."""
     d = _obj(
         raw,
@@ -751,7 +753,7 @@ def _find_backend(lsn: Listener, event: _Event) -> Backend:
     )
 
 
-def _apply(fleet: list[LoadBalancer], event: _Event) -> None:
+def _apply(fleet: list[LoadBalancer], event: _Event) -> None:  # noqa: PLR0912 - one branch per timeline action
     """Apply one timeline event in place; errors name the event's fields."""
     if event.action == "add_load_balancer":
         assert event.load_balancer is not None  # noqa: S101 - set by _parse_event

@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from zlb_health.zenlayer import API_PATH, API_VERSION
 from zlb_health.zenlayer.credentials import AccessKey, BearerToken, Credentials
 from zlb_health_tools.emulator import signature
 from zlb_health_tools.emulator.demo import demo_scenario
@@ -42,8 +43,6 @@ from zlb_health_tools.emulator.scenario import (
     load_scenario,
 )
 
-API_PATH: Final = "/api/v2/zlb"
-API_VERSION: Final = "2025-04-01"
 TIMESTAMP_TOLERANCE_SECONDS: Final = 300
 MAX_BODY_BYTES: Final = 1024 * 1024
 DEFAULT_PAGE_SIZE: Final = 20
@@ -358,7 +357,7 @@ class Emulator:
             )
         return reply, entry
 
-    def _handle(
+    def _handle(  # noqa: PLR0912, PLR0915 - the documented checks, in the documented order
         self,
         *,
         method: str,
