@@ -9,6 +9,7 @@ integration layer that proves the adapters keep the same contracts.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,7 +17,8 @@ from typing import Any
 
 from zlb_health.adapters.aws import Deadline
 from zlb_health.adapters.publisher import PublishError
-from zlb_health.adapters.store import Snapshot, StoredState, StoreError, next_outbox
+from zlb_health.adapters.store import Outbound, Snapshot, StoredState, StoreError, next_outbox
+from zlb_health.engine.maintenance import Silence
 from zlb_health.engine.notifications import Notification
 from zlb_health.engine.state import LbState, SubjectState
 from zlb_health.zenlayer.errors import NotFoundError, ZenlayerError
@@ -92,6 +94,9 @@ class InMemoryStore:
     failing: dict[str, str] = field(default_factory=dict)  # operation -> AWS error code
     calls: list[str] = field(default_factory=list)
     before_commit: Any = None  # called with the subject id before each commit (interleaving)
+    history: list[Notification] = field(default_factory=list)  # the EVENT items
+    silences: dict[str, Silence] = field(default_factory=dict)
+    matched: dict[str, int] = field(default_factory=dict)
 
     def _call(self, operation: str) -> None:
         self.calls.append(operation)
@@ -143,7 +148,7 @@ class InMemoryStore:
         self,
         stored: StoredState,
         new_state: SubjectState,
-        notification: Notification | None,
+        notification: Notification | Outbound | None,
         *,
         run_id: str,
         lease_until: float,
@@ -155,9 +160,11 @@ class InMemoryStore:
         current = self.items.get(stored.load_balancer_id)
         if (current.version if current else 0) != stored.version:
             return None
-        outbox = next_outbox(stored, notification, run_id=run_id, lease_until=lease_until, now=now)
+        outbound = Outbound.of(notification)
+        outbox = next_outbox(stored, outbound, run_id=run_id, lease_until=lease_until, now=now)
         written = StoredState(stored.load_balancer_id, stored.version + 1, new_state, outbox)
         self.items[stored.load_balancer_id] = copy.deepcopy(written)
+        self.history.extend(outbound.history)
         return written
 
     def settle(
@@ -189,6 +196,21 @@ class InMemoryStore:
             return False
         del self.items[stored.load_balancer_id]
         return True
+
+    def load_silences(self) -> list[tuple[Silence, int]]:
+        self._call("Query")
+        return [(s, self.matched.get(s.id, 0)) for s in self.silences.values()]
+
+    def expire_silence(self, silence: Silence, at: str) -> bool:
+        self._call("UpdateItem")
+        if silence.id not in self.silences:
+            return False
+        self.silences[silence.id] = dataclasses.replace(silence, expired_at=at)
+        return True
+
+    def count_silenced(self, silence_id: str, changes: int) -> None:
+        self._call("UpdateItem")
+        self.matched[silence_id] = self.matched.get(silence_id, 0) + changes
 
 
 @dataclass

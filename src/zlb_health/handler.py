@@ -52,6 +52,10 @@ MIN_RESERVE_SECONDS = 3.0
 MAX_RESERVE_SECONDS = 12.0
 # The run ends this long before Lambda would stop it (logging and metrics still to flush).
 END_MARGIN_SECONDS = 1.0
+# The watchdog's metric (template.yaml's MonitorNotRunningAlarm): 1 per completed run, with
+# the function's name as a dimension so that stacks in one account never vouch for each other.
+HEARTBEAT_METRIC = "RunsCompleted"
+HEARTBEAT_DIMENSION = "FunctionName"
 
 
 @dataclass(slots=True)
@@ -150,7 +154,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # The run ended cleanly, but what it saw is not all saved or delivered: fail the
         # invocation so the errors alarm says so (the next run picks up what is pending).
         raise RunIncompleteError(report.store_errors)
+    emit_heartbeat(context.function_name)
     return summary
+
+
+def emit_heartbeat(function_name: str) -> None:
+    """The dead man's switch: only a run that got this far says it ran. A disabled schedule,
+    a deleted secret, a broken deployment or a run that always fails all leave a gap."""
+    heartbeat = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+    heartbeat.add_dimension(HEARTBEAT_DIMENSION, function_name)
+    heartbeat.add_metric(HEARTBEAT_METRIC, MetricUnit.Count, 1)
+    heartbeat.flush_metrics()
 
 
 class RunIncompleteError(RuntimeError):

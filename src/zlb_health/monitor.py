@@ -29,10 +29,18 @@ from typing import Any
 
 from zlb_health.adapters.aws import Deadline
 from zlb_health.adapters.publisher import PublishError
-from zlb_health.adapters.store import Snapshot, StoredState, StoreError
+from zlb_health.adapters.store import Outbound, Snapshot, StoredState, StoreError
 from zlb_health.config import Config, Target
 from zlb_health.engine.coalesce import coalesce
 from zlb_health.engine.fleet import apply_discovery, with_known
+from zlb_health.engine.maintenance import (
+    Silence,
+    Split,
+    active_for,
+    all_healthy,
+    maintenance_ended,
+    split,
+)
 from zlb_health.engine.notifications import (
     NO_LONGER_MONITORED,
     WHOLE_LOAD_BALANCER,
@@ -47,7 +55,7 @@ from zlb_health.engine.observation import (
 from zlb_health.engine.plan import PlannedMessage, plan_messages
 from zlb_health.engine.render import Origin
 from zlb_health.engine.rules import Evaluation, apply_observation, note_missing, retire
-from zlb_health.engine.state import FLEET_ID, FleetState, LbState, SubjectState
+from zlb_health.engine.state import FLEET_ID, FleetState, LbState, SubjectState, iso
 from zlb_health.ports import HealthApi, Publisher, StateStore
 from zlb_health.shards import Shard
 from zlb_health.zenlayer.errors import ZenlayerError
@@ -162,7 +170,16 @@ class _Plan:
     error: str | None = None  # why discovery failed, in one line
 
 
-Evaluate = Callable[[StoredState], tuple[SubjectState, Notification | None, bool] | None]
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a run does to one subject: its next state, and what joins its outbox."""
+
+    state: SubjectState
+    outbound: Outbound
+    changed: bool  # worth a write even with nothing to deliver
+
+
+Evaluate = Callable[[StoredState], Change | None]
 ONE_SHARD = Shard()
 
 
@@ -174,6 +191,7 @@ class _Run:
     lease_until: float  # epoch: until then nobody else may publish what this run claimed
     deadline: Deadline  # no AWS call starts that could outlive the run
     report: RunReport
+    held: dict[str, int] = field(default_factory=dict)  # silence id -> changes it held back
 
     def can_call(self) -> bool:
         if self.deadline.allows_call():
@@ -277,10 +295,16 @@ class Monitor:
             run.report.load_balancers[lb_id] = _lb_report(lb_id, observations.get(lb_id))
         self._put_snapshots(observations, run)
 
+        silences = self._load_silences(run)
+
         def evaluator(lb_id: str) -> Evaluate:
-            return self._evaluator(lb_id, observations.get(lb_id), known, plan, run.report)
+            observation = observations.get(lb_id)
+            return self._evaluator(
+                lb_id, observation, known, plan, run.report, silences, observed_at
+            )
 
         committed = self._commit_all(states, evaluator, run)
+        self._after_silences(silences, committed, observed_at, run)
         return committed + self._commit_fleet(fleet, plan, states, committed, run)
 
     # -- what to watch ---------------------------------------------------------------------
@@ -377,19 +401,21 @@ class Monitor:
             results = list(pool.map(commit, sorted(states)))
         return [stored for stored in results if stored is not None]
 
-    def _evaluator(
+    def _evaluator(  # noqa: PLR0917 - the run's context for one load balancer
         self,
         lb_id: str,
         observation: LbObservation | None,
         known: set[str],
         plan: _Plan,
         report: RunReport,
+        silences: list[Silence] | None,
+        tick: datetime,
     ) -> Evaluate:
         """How this run changes one load balancer's state (None: it does not)."""
         thresholds = self.config.thresholds
         discovery = plan.discovery
 
-        def evaluate(stored: StoredState) -> tuple[SubjectState, Notification | None, bool] | None:
+        def evaluate(stored: StoredState) -> Change | None:
             state = stored.state
             assert state is None or isinstance(state, LbState)  # noqa: S101 - LB subjects only
             evaluation: Evaluation | None = None
@@ -405,33 +431,105 @@ class Monitor:
                     evaluation = note_missing(state, thresholds, at=discovery.observed_at)
                 elif self.config.targets:
                     evaluation = retire(state, NO_LONGER_MONITORED, at=self._clock())
-            if evaluation is None:
-                return None
-            if evaluation.new_state.retired and not (state is not None and state.retired):
+            newly_retired = evaluation is not None and evaluation.new_state.retired
+            if newly_retired and not (state is not None and state.retired):
                 report.retired.append(lb_id)
-            return evaluation.new_state, evaluation.notification, evaluation.changed
+            return self._with_silences(stored, evaluation, silences, tick)
 
         return evaluate
+
+    # -- maintenance ------------------------------------------------------------------------
+
+    def _load_silences(self, run: _Run) -> list[Silence] | None:
+        """Every silence, one query per run; None when they cannot be read (then nothing is
+        held back and no silence is ended: a page too many beats a page lost)."""
+        if not run.can_call():
+            return None
+        try:
+            return [silence for silence, _matched in self.store.load_silences()]
+        except StoreError as error:
+            run.store_failed("*", "could not read the silences", error)
+            return None
+
+    def _with_silences(
+        self,
+        stored: StoredState,
+        evaluation: Evaluation | None,
+        silences: list[Silence] | None,
+        tick: datetime,
+    ) -> Change | None:
+        """Hold back what active silences cover; end the silences that are over."""
+        state = evaluation.new_state if evaluation is not None else stored.state
+        if not isinstance(state, LbState):
+            return None
+        notification = evaluation.notification if evaluation is not None else None
+        changed = evaluation.changed if evaluation is not None else False
+        if silences is None:
+            return Change(state, Outbound.of(notification), changed)
+        active = active_for(silences, state.load_balancer_id, tick)
+        ended = sorted(set(state.silences) - {s.id for s in active})
+        if not active and not ended:
+            return Change(state, Outbound.of(notification), changed)
+        state = state.copy()
+        at = iso(tick)
+        parts = split(notification, active, state) if notification is not None else Split(None, ())
+        deliver = [parts.sent] if parts.sent is not None else []
+        by_id = {s.id: s for s in silences}
+        for silence_id in ended:
+            held = [p.notification for p in stored.outbox.values() if p.held == silence_id]
+            silence = by_id.get(silence_id) or Silence.gone(silence_id, state.load_balancer_id)
+            ended_message = maintenance_ended(state, silence, held, at=at)
+            if ended_message is not None:
+                deliver.append(ended_message)
+        state.silences = {s.id: state.silences.get(s.id, at) for s in active}
+        outbound = Outbound(tuple(deliver), tuple(h for _, h in parts.held), tuple(ended))
+        changed = changed or state.silences != _silences_of(stored) or bool(outbound.history)
+        return Change(state, outbound, changed)
+
+    def _after_silences(
+        self,
+        silences: list[Silence] | None,
+        committed: list[StoredState],
+        tick: datetime,
+        run: _Run,
+    ) -> None:
+        """Count what each silence held; end acknowledgements whose backends are healthy."""
+        for silence_id, changes in sorted(run.held.items()):
+            if run.can_call():
+                try:
+                    self.store.count_silenced(silence_id, changes)
+                except StoreError as error:
+                    run.store_failed("*", "could not count a silence's matches", error)
+        states = [s.state for s in committed if isinstance(s.state, LbState)]
+        for silence in silences or []:
+            if not (silence.until_healthy and silence.active_at(tick)):
+                continue
+            mine = [s for s in states if silence.matches_load_balancer(s.load_balancer_id)]
+            if mine and all_healthy(mine, silence) and run.can_call():
+                logger.info("acknowledged backends healthy again: silence ends",
+                            extra={"silence": silence.id})  # fmt: skip
+                try:
+                    self.store.expire_silence(silence, iso(tick))
+                except StoreError as error:
+                    run.store_failed("*", "could not end an acknowledgement", error)
 
     def _commit_one(self, stored: StoredState, evaluate: Evaluate, run: _Run) -> StoredState | None:
         """Save what `evaluate` makes of the stored state, and claim what is deliverable."""
         subject = stored.load_balancer_id
         for attempt in range(COMMIT_ATTEMPTS):
-            result = evaluate(stored)
+            change = evaluate(stored)
             now = self._now()
-            if result is None or not result[2]:
+            if change is None or not change.changed:
                 if stored.state is None or not stored.deliverable(now, run.run_id):
                     return stored if stored.outbox else None
-                new_state, notification = stored.state, None
-            else:
-                new_state, notification, _ = result
+                change = Change(stored.state, Outbound(), changed=False)
             if not run.can_call():
                 return None
             try:
                 written = self.store.commit(
                     stored,
-                    new_state,
-                    notification,
+                    change.state,
+                    change.outbound,
                     run_id=run.run_id,
                     lease_until=run.lease_until,
                     now=now,
@@ -440,10 +538,7 @@ class Monitor:
                 run.store_failed(subject, "could not save state", error)
                 return None
             if written is not None:
-                lb_report = run.report.load_balancers.get(subject)
-                if lb_report is not None and notification is not None:
-                    lb_report.notifications_created = 1
-                    lb_report.transitions = len(notification.transitions)
+                self._note_committed(subject, change.outbound, run)
                 return written
             run.report.commit_conflicts += 1
             logger.info(
@@ -454,6 +549,18 @@ class Monitor:
         logger.error("could not commit state", extra={"load_balancer_id": subject})
         run.report.store_errors.append(f"{subject}: the state kept moving under us")
         return None
+
+    def _note_committed(self, subject: str, outbound: Outbound, run: _Run) -> None:
+        lb_report = run.report.load_balancers.get(subject)
+        if lb_report is not None and outbound.history:
+            lb_report.notifications_created = len(outbound.history)
+            lb_report.transitions = sum(len(n.transitions) for n in outbound.history)
+        for held in outbound.held:
+            run.held[held.silenced_by or ""] = (
+                run.held.get(held.silenced_by or "", 0)
+                + len(held.transitions)
+                + len(held.monitor_events)
+            )
 
     def _commit_fleet(
         self,
@@ -469,7 +576,7 @@ class Monitor:
         forgotten = self._forget_retired(states, run)
         thresholds = self.config.thresholds
 
-        def evaluate(stored: StoredState) -> tuple[SubjectState, Notification | None, bool]:
+        def evaluate(stored: StoredState) -> Change:
             state = stored.state if isinstance(stored.state, FleetState) else FleetState()
             notification = None
             if plan.discovery is not None:
@@ -481,7 +588,7 @@ class Monitor:
                 or notification is not None
                 or _fleet_changed(stored.state, updated)
             )
-            return updated, notification, changed
+            return Change(updated, Outbound.of(notification), changed)
 
         result = self._commit_one(fleet, evaluate, run)
         return [result] if result is not None else []
@@ -578,6 +685,10 @@ class Monitor:
         if not settled:
             logger.error("lost the claim on notifications", extra={"load_balancer_id": subject})
         return True
+
+
+def _silences_of(stored: StoredState) -> dict[str, str]:
+    return dict(stored.state.silences) if isinstance(stored.state, LbState) else {}
 
 
 def _deliver_only(_lb_id: str) -> Evaluate:

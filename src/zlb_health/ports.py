@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from zlb_health.adapters.aws import Deadline
-    from zlb_health.adapters.store import Snapshot, StoredState
+    from zlb_health.adapters.store import Outbound, Snapshot, StoredState
+    from zlb_health.engine.maintenance import Silence
     from zlb_health.engine.notifications import Notification
     from zlb_health.engine.state import SubjectState
     from zlb_health.zenlayer.models import BackendHealthResult, LoadBalancer
@@ -57,7 +58,7 @@ class StateStore(Protocol):
         self,
         stored: StoredState,
         new_state: SubjectState,
-        notification: Notification | None,
+        notification: Notification | Outbound | None,
         *,
         run_id: str,
         lease_until: float,
@@ -74,6 +75,12 @@ class StateStore(Protocol):
     ) -> bool: ...
 
     def forget(self, stored: StoredState) -> bool: ...
+
+    def load_silences(self) -> list[tuple[Silence, int]]: ...
+
+    def expire_silence(self, silence: Silence, at: str) -> bool: ...
+
+    def count_silenced(self, silence_id: str, changes: int) -> None: ...
 
 
 class Publisher(Protocol):

@@ -5,6 +5,8 @@ Fixtures:
 - `make_emulator(scenario=None, **kwargs)`: build and start one from a dict scenario (default:
   `minimal_scenario()`) or a Scenario; every one is stopped at teardown.
 - `scenario_dict(**top_level_overrides)`: a fresh copy of `minimal_scenario()`.
+- `rig(scenario, **env)`: a `HandlerRig` (the real Lambda handler, tick by tick) on an emulator
+  serving `scenario` (see handler_rig.world), with the function's environment plus `env`.
 - `http`: a urllib3 PoolManager without retries; `signed_post(emu, action, params, **kw)`: a raw
   request signed with signing.py (kw: key_id, password, timestamp, content_type, and
   timeout for urllib3); `sign(url, action, body, **kw)`: just the signed headers.
@@ -19,7 +21,10 @@ from typing import Any
 
 import pytest
 import urllib3
+from tests.conftest import Inbox
+from tests.integration.handler_rig import HandlerRig, Rig, rig_emulator
 
+from zlb_health import handler
 from zlb_health.zenlayer import signing
 from zlb_health_tools.emulator import (
     DEMO_ACCESS_KEY_ID,
@@ -28,6 +33,7 @@ from zlb_health_tools.emulator import (
     Scenario,
     demo_scenario,
 )
+from zlb_health_tools.stack import LocalStack
 
 API_VERSION = "2025-04-01"
 
@@ -158,3 +164,18 @@ def signed_post_fixture(
 @pytest.fixture
 def sign() -> Callable[..., dict[str, str]]:
     return signed_headers
+
+
+@pytest.fixture
+def rig(monkeypatch: pytest.MonkeyPatch, stack: LocalStack, inbox: Inbox) -> Iterator[Rig]:
+    emulators: list[Emulator] = []
+
+    def build(scenario: dict[str, Any], **env: str) -> HandlerRig:
+        emulator = rig_emulator(scenario).start()
+        emulators.append(emulator)
+        return HandlerRig(monkeypatch, stack, emulator, inbox, **env)
+
+    yield build
+    handler._runtime = None
+    for emulator in emulators:
+        emulator.stop()

@@ -9,6 +9,7 @@ queue. SNS outages are injected into the handler's own SNS client (botocore `bef
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,51 @@ def kinds(batches: list[list[dict[str, Any]]]) -> list[list[tuple[str, str]]]:
         [(m["attributes"]["event_type"], m["attributes"]["severity"]) for m in batch]
         for batch in batches
     ]
+
+
+# -- worlds: the scenario a rig's emulator serves ---------------------------------------------
+
+
+def vm(name: str, ip: str, **extra: Any) -> dict[str, Any]:
+    return {"instanceId": name, "privateIpAddress": ip, **extra}
+
+
+def listener(lsn: str, backends: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
+        "listenerId": lsn,
+        "listenerName": lsn,
+        "listenerPort": "80",
+        "backends": backends,
+        **extra,
+    }
+
+
+def world(
+    listeners: list[dict[str, Any]],
+    timeline: list[dict[str, Any]] | None = None,
+    faults: list[dict[str, Any]] | None = None,
+    *,
+    lb: str = "lb-1",
+    steps: int = 40,
+) -> dict[str, Any]:
+    return {
+        "steps": steps,
+        "loadBalancers": [{"loadBalancerId": lb, "loadBalancerName": lb, "listeners": listeners}],
+        "timeline": timeline or [],
+        "faults": faults or [],
+    }
+
+
+def set_status(step: int, backend: str, health: str, lsn: str = "lsn-a", **extra: Any) -> dict:
+    return {
+        "step": step,
+        "action": "set_status",
+        "loadBalancerId": "lb-1",
+        "listenerId": lsn,
+        "backend": backend,
+        "healthStatus": health,
+        **extra,
+    }
+
+
+Rig = Callable[..., HandlerRig]

@@ -11,87 +11,29 @@ import itertools
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from tests.conftest import Inbox
 from tests.integration.handler_rig import (
-    HandlerRig,
+    Rig,
     kinds,
-    rig_emulator,
+    listener,
     scheduler_event,
+    set_status,
     tick_time,
     transitions,
+    vm,
+    world,
 )
 
 from zlb_health import handler
 from zlb_health_tools.demo import FakeContext
-from zlb_health_tools.emulator.server import Emulator
 from zlb_health_tools.stack import LocalStack
 
 pytestmark = pytest.mark.integration
-
-Rig = Callable[..., HandlerRig]
-
-
-def vm(name: str, ip: str, **extra: Any) -> dict[str, Any]:
-    return {"instanceId": name, "privateIpAddress": ip, **extra}
-
-
-def listener(lsn: str, backends: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {
-        "listenerId": lsn,
-        "listenerName": lsn,
-        "listenerPort": "80",
-        "backends": backends,
-        **extra,
-    }
-
-
-def world(
-    listeners: list[dict[str, Any]],
-    timeline: list[dict[str, Any]] | None = None,
-    faults: list[dict[str, Any]] | None = None,
-    *,
-    lb: str = "lb-1",
-    steps: int = 40,
-) -> dict[str, Any]:
-    return {
-        "steps": steps,
-        "loadBalancers": [{"loadBalancerId": lb, "loadBalancerName": lb, "listeners": listeners}],
-        "timeline": timeline or [],
-        "faults": faults or [],
-    }
-
-
-def set_status(step: int, backend: str, health: str, lsn: str = "lsn-a", **extra: Any) -> dict:
-    return {
-        "step": step,
-        "action": "set_status",
-        "loadBalancerId": "lb-1",
-        "listenerId": lsn,
-        "backend": backend,
-        "healthStatus": health,
-        **extra,
-    }
-
-
-@pytest.fixture
-def rig(monkeypatch: pytest.MonkeyPatch, stack: LocalStack, inbox: Inbox) -> Iterator[Rig]:
-    emulators: list[Emulator] = []
-
-    def build(scenario: dict[str, Any], **env: str) -> HandlerRig:
-        emulator = rig_emulator(scenario).start()
-        emulators.append(emulator)
-        return HandlerRig(monkeypatch, stack, emulator, inbox, **env)
-
-    yield build
-    handler._runtime = None
-    for emulator in emulators:
-        emulator.stop()
 
 
 def words_about(batches: list[list[dict[str, Any]]], target: str, port: Any = None) -> list[Any]:

@@ -8,7 +8,9 @@ off (Close) and on, ports that appear, vanish and are renumbered, backends, list
 balancers created and deleted -- and what goes wrong: API failures per load balancer or per
 listener target (5xx, malformed JSON, 429, 404), empty `backends`, rows with missing fields,
 duplicated rows, discovery failures, SNS refusing every Publish, a second delivery of a tick,
-and crashes in the middle of a run (between two commits, or before publishing). Each step runs
+and crashes in the middle of a run (between two commits, or before publishing) -- and
+maintenance silences (a load balancer, all of them, a listener or one backend; windows that end,
+are expired early, or are acknowledgements that end once healthy). Each step runs
 the real Monitor against the emulator and moto's server over HTTP; what subscribers received is
 read from an SQS queue subscribed to the topic.
 
@@ -24,6 +26,8 @@ Checked after every step:
 - I2/I3 per backend, port and scope, the words subscribers got alternate (never down twice
        without a word that closes it, never closed twice), and the last plan steps (everything
        healthy, nothing failing) leave no subscriber believing anything is down.
+With silences, I1 waits for what a silence covers (held back, and told at its end), and the end
+of the plan requires every silence to be over, told and forgotten (nothing held, no page lost).
 Not generated: a crash after SNS accepted a message and before the outbox records it (the one
 documented at-least-once window: that message is sent once more; test_faults_aws covers it).
 
@@ -36,6 +40,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import pytest
@@ -46,7 +51,8 @@ from tests.conftest import Inbox
 from tests.integration.harness import KEY, Harness
 
 from zlb_health.adapters.store import StoredState
-from zlb_health.engine.state import FLEET_ID, FleetState, LbState
+from zlb_health.engine.maintenance import Backend, Silence
+from zlb_health.engine.state import FLEET_ID, FleetState, LbState, iso, parse_iso
 from zlb_health_tools.emulator.scenario import FleetLookupError, Scenario
 from zlb_health_tools.emulator.server import Emulator
 from zlb_health_tools.localaws import LocalAws
@@ -143,6 +149,68 @@ def _event_text(e: dict[str, Any]) -> str:
     return f"{e['action']} {where} {extra}"
 
 
+FIRST_TICK: Final = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # the Harness clock's start
+
+
+def step_time(index: int) -> datetime:
+    """Every step is one one-minute tick (a crash or a duplicate does not move the clock)."""
+    return FIRST_TICK + timedelta(minutes=index)
+
+
+@dataclass
+class SoakSilence:
+    """A silence over steps [start, end); matched here independently of the product's code."""
+
+    id: str
+    lb: str  # a load balancer id, or "*"
+    listener: str | None
+    backend: tuple[str, str, str] | None  # listener, target (instance or IP), backend port
+    start: int
+    end: int
+    until_healthy: bool = False
+    expire_at: int | None = None  # `silence expire` before this step's run
+
+    def story(self) -> str:
+        what = self.lb + (f"/{self.listener}" if self.listener else "")
+        what += f" backend {'/'.join(self.backend)}" if self.backend else ""
+        kind = "ack until healthy" if self.until_healthy else "window"
+        early = f", expired at {self.expire_at}" if self.expire_at is not None else ""
+        return f"silence {self.id}: {what}, {kind} steps [{self.start}, {self.end}){early}"
+
+    def product(self) -> Silence:
+        return Silence(
+            id=self.id,
+            load_balancer_id=self.lb,
+            listener_id=self.listener,
+            backend=Backend(*self.backend) if self.backend else None,
+            starts=iso(step_time(self.start)),
+            ends=iso(step_time(self.end)),
+            until_healthy=self.until_healthy,
+            comment="soak",
+            author="soak",
+            created_at=iso(step_time(0)),
+        )
+
+    def covers(self, lb_id: str, key: str) -> bool:
+        """A backend (`listener|instance|ip|port`)."""
+        if self.lb not in ("*", lb_id):
+            return False
+        listener, instance, ip, port = key.split("|")
+        if self.listener is not None and self.listener != listener:
+            return False
+        return self.backend is None or (
+            self.backend[0] == listener
+            and self.backend[1] in (instance, ip)
+            and self.backend[2] == port
+        )
+
+    def covers_scope(self, lb_id: str, scope: str) -> bool:
+        """Monitoring of the whole load balancer ("") or of one listener target."""
+        if self.lb not in ("*", lb_id) or self.backend is not None:
+            return False
+        return self.listener is None or self.listener == scope
+
+
 @dataclass
 class Plan:
     mode: str  # "discovery" | "targets"
@@ -150,6 +218,7 @@ class Plan:
     fleet: dict[str, WLb]
     steps: list[Step]
     targets: str = ""
+    silences: list[SoakSilence] = field(default_factory=list)
 
     def __repr__(self) -> str:
         lines = [f"Plan(mode={self.mode}, thresholds={self.thresholds}, targets={self.targets!r})"]
@@ -157,6 +226,7 @@ class Plan:
             for lsn, listener in lb.listeners.items():
                 backends = ", ".join(f"{b.ref}:{sorted(b.ports)}" for b in listener.backends)
                 lines.append(f"  {lb_id}/{lsn} port {listener.port}: {backends}")
+        lines += [f"  {silence.story()}" for silence in self.silences]
         lines += [f"  step {i}: {s.story()}" for i, s in enumerate(self.steps)]
         return "\n".join(lines)
 
@@ -426,6 +496,37 @@ def plans(draw: st.DrawFn) -> Plan:
         fleet=fleet,
         steps=steps,
         targets=",".join(f"{lb}/{lsn}" if lsn else lb for lb, lsn in targets),
+        silences=[_silence(draw, fleet, len(steps), n) for n in range(draw(st.integers(0, 2)))],
+    )
+
+
+def _silence(draw: st.DrawFn, fleet: dict[str, WLb], steps: int, n: int) -> SoakSilence:
+    """A silence over part of the plan; every one is over before the healing step."""
+    lb_id = draw(st.sampled_from(sorted(fleet)))
+    listeners = fleet[lb_id].listeners
+    shape = draw(st.sampled_from(["lb", "all", "listener", "backend", "ack"]))
+    start = draw(st.integers(0, steps - 2))
+    end = draw(st.integers(start + 1, min(steps - 1, start + 12)))
+    listener = backend = None
+    if shape == "listener":
+        listener = draw(st.sampled_from(sorted(listeners)))
+    if shape in ("backend", "ack"):
+        lsn = draw(st.sampled_from(sorted(listeners)))
+        candidates = listeners[lsn].backends
+        if candidates:
+            b = draw(st.sampled_from(candidates))
+            target = b.instance if b.instance and draw(st.booleans()) else b.ip
+            backend = (lsn, target, str(listeners[lsn].port))
+    expire_at = draw(st.sampled_from([None, None, None, *range(start + 1, end)]))
+    return SoakSilence(
+        id=f"sil-{n}",
+        lb="*" if shape == "all" else lb_id,
+        listener=listener,
+        backend=backend,
+        start=start,
+        end=end,
+        until_healthy=shape == "ack",
+        expire_at=expire_at,
     )
 
 
@@ -695,6 +796,7 @@ class Soak:
         self.committed: set[str] = set()
         self.crash: str | None = None
         self.sns_down = False
+        self.index = 0  # the step being run (its tick is step_time(index))
 
     def harness(self, emulator: Emulator) -> Harness:
         failure, recovery, monitor = self.plan.thresholds
@@ -731,11 +833,12 @@ class Soak:
         tail = max(self.plan.thresholds) + self.reference.absence + 3
         with Emulator(self.plan.scenario(tail), credentials=[KEY], log_requests=False) as emulator:
             h = self.harness(emulator)
-            for index, step in enumerate(self.plan.steps):
+            for silence in self.plan.silences:
+                assert h.store.put_silence(silence.product())
+            for index, step in enumerate([*self.plan.steps, *[Step()] * tail]):
                 note(f"step {index}: {step.story()}")
+                self.index = index
                 self.step(h, emulator, step)
-            for _ in range(tail):
-                self.step(h, emulator, Step())
             self.check_all_healthy(h)
 
     def step(self, h: Harness, emulator: Emulator, step: Step) -> None:
@@ -746,6 +849,10 @@ class Soak:
         self.sns_down, self.crash = step.sns_down, step.crash
         self.committed = set()
         tick = h.clock()
+        assert tick == step_time(self.index)
+        for silence in self.plan.silences:
+            if silence.expire_at == self.index:  # `zlb-health silence expire` before this run
+                h.store.expire_silence(silence.product(), iso(tick))
         try:
             h.run(scheduled_time=tick)
         except CrashError:
@@ -839,9 +946,32 @@ class Soak:
                 out[lb_id] = encoded
         return out
 
+    def covering(self, h: Harness, states: dict[str, StoredState]) -> dict[str, list[SoakSilence]]:
+        """Per load balancer, the silences whose words are not due yet: active at this tick
+        (by their definition, and the table's record of an early end), or ended but not yet
+        told (the load balancer's state still lists them: a crash or a run that did not get
+        to it)."""
+        ended = {s.id: s.expired_at for s, _ in h.store.load_silences() if s.expired_at}
+        now = step_time(self.index)
+        active = [
+            s
+            for s in self.plan.silences
+            if s.start <= self.index < s.end and (s.id not in ended or parse_iso(ended[s.id]) > now)
+        ]
+        out: dict[str, list[SoakSilence]] = {}
+        for lb_id, stored in states.items():
+            remembered = set(stored.state.silences) if isinstance(stored.state, LbState) else set()
+            out[lb_id] = [
+                s
+                for s in self.plan.silences
+                if s.lb in ("*", lb_id) and (s in active or s.id in remembered)
+            ]
+        return out
+
     def check(self, h: Harness) -> None:
         states = self.states(h)
-        pending = any(s.outbox for s in states.values())
+        # What a silence holds back waits for its end; everything else must get out.
+        pending = any(p.held is None for s in states.values() for p in s.outbox.values())
         fleet = states[FLEET_ID].state
         degraded = fleet.monitor.degraded if isinstance(fleet, FleetState) else False
         assert degraded == self.reference.discovery.degraded, "REF: discovery's monitoring"
@@ -863,10 +993,17 @@ class Soak:
             want_m = {s for s, m in ref.monitors.items() if m.degraded}
             assert got_m == want_m, f"REF: {lb_id} degraded scopes"
         if not pending:
-            self.check_last_word(states)
+            self.check_last_word(states, self.covering(h, states))
 
-    def check_last_word(self, states: dict[str, StoredState]) -> None:
+    def check_last_word(
+        self, states: dict[str, StoredState], covering: dict[str, list[SoakSilence]]
+    ) -> None:
         for lb_id, stored in states.items():
+            silences = covering.get(lb_id, [])
+
+            def waits(key: str, lb_id: str = lb_id, silences: list[SoakSilence] = silences) -> bool:
+                return any(s.covers(lb_id, key) for s in silences)
+
             state = stored.state
             if lb_id == FLEET_ID:
                 told = "discovery" in self.subscribers.degraded(FLEET_ID)
@@ -883,10 +1020,19 @@ class Soak:
                     for u, x in b.units.items()
                 }
                 degraded = {s for s, m in state.monitors.items() if m.degraded}
-                assert self.subscribers.degraded(lb_id) == degraded, f"I1: monitoring of {lb_id}"
+                quiet = {
+                    scope
+                    for scope in degraded | self.subscribers.degraded(lb_id)
+                    if any(s.covers_scope(lb_id, scope) for s in silences)
+                }
+                assert self.subscribers.degraded(lb_id) - quiet == degraded - quiet, (
+                    f"I1: monitoring of {lb_id}"
+                )
             else:
                 assert self.subscribers.degraded(lb_id) == set(), f"I1: monitoring of gone {lb_id}"
             for (key, unit), status in notified.items():
+                if waits(key):
+                    continue
                 heard = self.subscribers.heard(lb_id, key, unit)
                 if heard is None and status != "Dead":
                     continue  # never told (or told removed): a silent baseline, never a down
@@ -895,7 +1041,7 @@ class Soak:
                 )
             for key, units in self.subscribers.view.get(lb_id, {}).items():
                 for unit, word in units.items():
-                    if _kind(word) == "ok":
+                    if _kind(word) == "ok" or waits(key):
                         continue
                     present = [(k, u) for (k, u) in notified if k == key and unit in (u, "*")]
                     assert present, f"I1: {lb_id} {key} port {unit} told {word}, but it is gone"
@@ -903,7 +1049,13 @@ class Soak:
     def check_all_healthy(self, h: Harness) -> None:
         states = self.states(h)
         assert not any(s.outbox for s in states.values()), "everything delivered by the end"
-        self.check_last_word(states)
+        remembered = [
+            (lb_id, sorted(s.state.silences))
+            for lb_id, s in states.items()
+            if isinstance(s.state, LbState) and s.state.silences
+        ]
+        assert not remembered, f"every silence over, told and forgotten: {remembered}"
+        self.check_last_word(states, {})
         for (lb, key, unit), said in self.subscribers.words.items():
             assert said[-1] != "Dead", f"I2: {lb} {key} port {unit} still down at the end: {said}"
 

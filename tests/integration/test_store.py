@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import boto3
 import pytest
 
 from zlb_health.adapters.store import HealthStore
+from zlb_health.engine.maintenance import Silence
 from zlb_health.engine.notifications import Notification, Transition
 from zlb_health.engine.state import LbState
 from zlb_health_tools.stack import LocalStack
@@ -137,3 +139,30 @@ def test_a_retired_state_is_forgotten_only_at_the_version_read(stack: LocalStack
     assert store.forget(written)
     assert store.load_states(["lb-x"])["lb-x"].version == 0
     assert store.known_load_balancers() == []
+
+
+def test_silences_are_read_in_one_query_and_the_earliest_end_wins(stack: LocalStack) -> None:
+    store = store_for(stack)
+    silence = Silence(
+        id="sil-1",
+        load_balancer_id="lb-1",
+        starts="2026-11-23T12:00:00.000Z",
+        ends="2026-11-23T14:00:00.000Z",
+        comment="kernel upgrade",
+        author="ana",
+        created_at="2026-11-23T11:59:00.000Z",
+    )
+    assert store.put_silence(silence)
+    assert not store.put_silence(silence)  # the id is taken
+    store.count_silenced("sil-1", 3)
+    assert store.expire_silence(silence, "2026-11-23T12:30:00.000Z")
+    # A later end (a second `expire`, or an acknowledgement's own) does not move it...
+    assert not store.expire_silence(silence, "2026-11-23T13:00:00.000Z")
+    ((loaded, matched),) = store.load_silences()
+    assert (loaded.expired_at, matched) == ("2026-11-23T12:30:00.000Z", 3)
+    # ...an earlier one does.
+    assert store.expire_silence(loaded, "2026-11-23T12:10:00.000Z")
+    assert store.load_silences()[0][0].expired_at == "2026-11-23T12:10:00.000Z"
+    assert not store.expire_silence(
+        dataclasses.replace(silence, id="sil-9"), "2026-11-23T12:00:00.000Z"
+    )

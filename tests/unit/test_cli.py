@@ -35,6 +35,7 @@ MODULES = {
     "emulator": [TOOLS / "emulator" / "server.py"],
     "demo": [TOOLS / "demo.py"],
     "history": [TOOLS / "history.py"],
+    "silence": [TOOLS / "silence.py", TOOLS / "awsenv.py"],
 }
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 _ENV_READERS = frozenset({"get", "setdefault", "getenv", "pop"})
@@ -42,6 +43,12 @@ _ENV_READERS = frozenset({"get", "setdefault", "getenv", "pop"})
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:
     parser = cli.build_parser()
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def silence_actions() -> dict[str, argparse.ArgumentParser]:
+    parser = subparsers()["silence"]
     (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     return dict(action.choices)
 
@@ -100,10 +107,14 @@ def test_the_scan_sees_environment_reads() -> None:
 
 
 def test_json_on_every_command_that_prints_records() -> None:
-    """check and history print data; emulator (a server log) and demo (a story) do not."""
+    """check, history and silence add/list print data; emulator (a server log) and demo (a
+    story) do not."""
     for command, parser in subparsers().items():
         options = {s for a in parser._actions for s in a.option_strings}
         assert ("--json" in options) == (command in {"check", "history"}), command
+    for action in ("add", "list"):  # silence's own subcommands print records
+        options = {s for a in silence_actions()[action]._actions for s in a.option_strings}
+        assert "--json" in options, action
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

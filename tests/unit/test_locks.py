@@ -93,7 +93,14 @@ def test_every_pin_is_hash_checked(lock: Path) -> None:
 @pytest.mark.parametrize("lock_name", ["dev.txt", "local.txt"])
 def test_the_dev_and_local_locks_pin_the_bundle_s_versions(lock_name: str) -> None:
     bundle = single_versions(BUNDLE)
-    assert set(bundle) == {"aws-lambda-powertools", "urllib3", "jmespath", "typing-extensions"}
+    assert set(bundle) == {
+        "aws-lambda-powertools",
+        "urllib3",
+        "jmespath",
+        "typing-extensions",
+        "cronsim",
+        "tzdata",
+    }
     lock = single_versions(LOCKS / lock_name)
     assert {name: lock.get(name) for name in bundle} == bundle
 
@@ -131,7 +138,12 @@ def test_the_bundle_satisfies_its_own_inputs_and_pyproject() -> None:
     runtime = [Requirement(line) for line in project["dependencies"]]
     bundle = single_versions(BUNDLE)
     checked = [r for r in runtime if canonicalize_name(r.name) in bundle]
-    assert {canonicalize_name(r.name) for r in checked} == {"aws-lambda-powertools", "urllib3"}
+    assert {canonicalize_name(r.name) for r in checked} == {
+        "aws-lambda-powertools",
+        "urllib3",
+        "cronsim",
+        "tzdata",
+    }
     for requirement in checked:
         version = bundle[canonicalize_name(requirement.name)]
         assert requirement.specifier.contains(version), (requirement, version)

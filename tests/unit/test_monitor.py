@@ -14,6 +14,7 @@ from tests.fakes import FakeApi, FakePublisher, InMemoryStore, row
 
 from zlb_health.adapters.aws import Deadline
 from zlb_health.config import load_config
+from zlb_health.engine.maintenance import Silence
 from zlb_health.engine.state import FLEET_ID, FleetState, LbState
 from zlb_health.monitor import ONE_SHARD, Monitor, RunReport
 from zlb_health.shards import Shard, shard_of
@@ -321,3 +322,115 @@ def test_a_shard_polls_only_its_own_load_balancers() -> None:
         sorted(lb for lb in ids if shard_of(lb, 2) == 1),
     ]
     assert sorted(polled[0] + polled[1]) == ids  # every one, by exactly one shard
+
+
+# -- maintenance silences -------------------------------------------------------------------------
+
+
+def add_silence(c: Cycle, **fields: Any) -> Silence:
+    values: dict[str, Any] = {
+        "id": "sil-1",
+        "load_balancer_id": "lb-1",
+        "starts": c.now.isoformat(),
+        "ends": (c.now + timedelta(minutes=5)).isoformat(),
+        "comment": "maintenance",
+        "author": "ana",
+        "created_at": c.now.isoformat(),
+        **fields,
+    }
+    silence = Silence(**values)
+    c.store.silences[silence.id] = silence
+    return silence
+
+
+def test_a_silence_holds_back_what_it_matches_and_nothing_else() -> None:
+    c = Cycle(env={"FAILURE_THRESHOLD": "1"})
+    c.api.fleet = {"lb-1": two_backends(), "lb-2": two_backends()}
+    c.tick()
+    add_silence(c)
+    c.api.fleet = {"lb-1": two_backends("Dead"), "lb-2": two_backends("Dead")}
+    c.tick()
+    assert c.said() == [("health_change", "warning", "lb-2")]  # lb-1's change held back
+    held = [n for n in c.store.history if n.silenced_by == "sil-1"]
+    assert [(n.load_balancer_id, [t.instance_id for t in n.transitions]) for n in held] == [
+        ("lb-1", ["vm-1"])
+    ]  # recorded in the history, marked with the silence
+    assert c.store.matched == {"sil-1": 1}
+    assert c.state("lb-1").silences == {"sil-1": "2026-11-23T12:01:00.000Z"}
+    assert c.state("lb-1").backends  # still observed and tracked
+
+
+def test_the_end_of_a_window_says_once_what_is_still_wrong() -> None:
+    c = Cycle(env={"FAILURE_THRESHOLD": "1", "RECOVERY_THRESHOLD": "1"})
+    c.api.fleet = {"lb-1": [row("vm-1"), row("vm-2"), row("vm-3")]}
+    c.tick()
+    add_silence(c, ends=(c.now + timedelta(minutes=3)).isoformat())
+    c.api.fleet = {"lb-1": [row("vm-1", "Dead"), row("vm-2", "Dead"), row("vm-3")]}
+    c.tick()
+    c.api.fleet = {"lb-1": [row("vm-1"), row("vm-2", "Dead"), row("vm-3")]}
+    c.tick()
+    c.tick()
+    assert c.said() == []  # all held during the window
+    c.tick()  # 12:04: the window [12:01, 12:04) is over
+    (message,) = c.sns.take()
+    body = json.loads(message["default"])
+    assert (message["attributes"]["event_type"], message["attributes"]["severity"]) == (
+        "maintenance_ended",
+        "warning",
+    )
+    assert [(t["instanceId"], t["kind"]) for t in body["transitions"]] == [("vm-2", "down")]
+    assert [u["instanceId"] for u in body["unhealthy"]] == ["vm-2"]
+    assert "vm-1" in message["email"]  # down and back during the window: email only
+    assert "vm-1" not in message["sms"]
+    c.tick()
+    assert c.said() == []  # once
+    assert c.state("lb-1").silences == {}
+
+
+def test_the_end_of_a_window_that_changed_nothing_says_nothing() -> None:
+    c = Cycle(env={"FAILURE_THRESHOLD": "1", "RECOVERY_THRESHOLD": "1"})
+    c.api.fleet = {"lb-1": two_backends()}
+    c.tick()
+    add_silence(c, ends=(c.now + timedelta(minutes=2)).isoformat())
+    c.api.fleet = {"lb-1": two_backends("Dead")}
+    c.tick()
+    c.api.fleet = {"lb-1": two_backends()}
+    c.tick()
+    c.tick()
+    c.tick()
+    assert c.said() == []
+    assert c.store.items["lb-1"].outbox == {}
+
+
+def test_an_acknowledgement_ends_when_the_backend_is_healthy_again() -> None:
+    c = Cycle(env={"FAILURE_THRESHOLD": "1", "RECOVERY_THRESHOLD": "1"})
+    c.api.fleet = {"lb-1": two_backends()}
+    c.tick()
+    c.api.fleet = {"lb-1": two_backends("Dead")}
+    c.tick()
+    assert c.said() == [("health_change", "warning", "lb-1")]  # paged, then acknowledged
+    ack = add_silence(c, until_healthy=True, ends=(c.now + timedelta(hours=4)).isoformat())
+    c.tick()
+    c.tick()
+    assert c.said() == []
+    c.api.fleet = {"lb-1": two_backends()}
+    c.tick()  # healthy again: the acknowledgement expires itself
+    assert c.store.silences["sil-1"].expired_at == "2026-11-23T12:04:00.000Z"
+    assert ack.expired_at is None
+    c.tick()
+    (message,) = c.sns.take()
+    body = json.loads(message["default"])
+    assert message["attributes"]["event_type"] == "maintenance_ended"
+    assert [(t["instanceId"], t["kind"]) for t in body["transitions"]] == [("vm-1", "recovered")]
+
+
+def test_silences_are_read_with_one_query_per_run() -> None:
+    c = Cycle()
+    c.api.fleet = {f"lb-{i}": two_backends() for i in range(5)}
+    add_silence(c, load_balancer_id="*")
+    c.store.calls.clear()
+    c.tick()
+    assert c.store.calls.count("Query") == 2  # the silences, and the registry's first run
+    c.store.calls.clear()
+    c.tick()
+    assert c.store.calls.count("Query") == 1

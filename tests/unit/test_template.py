@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from zlb_health import config as zlb_config
+from zlb_health import handler
 from zlb_health_tools.template import (
     function_environment,
     function_environment_names,
@@ -502,21 +503,73 @@ def test_topic_key_lets_alarms_publish_to_the_encrypted_topic(template: dict[str
 def test_alarms_notify_the_topic(template: dict[str, Any], function_id: str) -> None:
     topic_id = the_resource(template, "AWS::SNS::Topic")[0]
     queue_id = the_resource(template, "AWS::SQS::Queue")[0]
-    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
     watched = {}
-    for alarm in alarms:
+    for alarm_id, alarm in alarms.items():
         props = alarm["Properties"]
         assert props["AlarmActions"] == [{"Ref": topic_id}]
+        watched[(props["Namespace"], props["MetricName"])] = props["Dimensions"]
+        if alarm_id == "MonitorNotRunningAlarm":
+            continue  # the watchdog: below
         assert props["TreatMissingData"] == "notBreaching"
         assert props["ComparisonOperator"] == "GreaterThanThreshold"
         assert props["Threshold"] == 0
-        watched[(props["Namespace"], props["MetricName"])] = props["Dimensions"]
     assert watched[("AWS/Lambda", "Errors")] == [
         {"Name": "FunctionName", "Value": {"Ref": function_id}}
     ]
     assert watched[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
     ]
+
+
+def test_alarm_names_read_well_in_an_sms(template: dict[str, Any]) -> None:
+    """CloudWatch's SMS names the alarm: short, plain ASCII, and starting with the stack."""
+    for alarm_id, alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").items():
+        name = alarm["Properties"]["AlarmName"]["Fn::Sub"]
+        assert name.startswith("${AWS::StackName} - "), alarm_id
+        words = name.removeprefix("${AWS::StackName} - ")
+        assert words.isascii(), alarm_id
+        assert len(words) <= 40, (alarm_id, words)
+        assert words == words.lower(), (alarm_id, words)
+        assert "zlb-health" in alarm["Properties"]["AlarmDescription"]["Fn::Sub"], alarm_id
+
+
+def test_the_watchdog_alarms_within_15_minutes_when_runs_stop(
+    template: dict[str, Any], function_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The dead man's switch watches exactly the metric every completed run emits, treats no
+    data as breaching (a stopped schedule sends nothing at all), and says OK again after."""
+    topic_id = the_resource(template, "AWS::SNS::Topic")[0]
+    props = resources_of_type(template, "AWS::CloudWatch::Alarm")["MonitorNotRunningAlarm"][
+        "Properties"
+    ]
+    handler.emit_heartbeat("zlb-health-prod-monitor")
+    (blob,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (directive,) = blob["_aws"]["CloudWatchMetrics"]
+    (dimensions,) = directive["Dimensions"]
+    assert (
+        directive["Namespace"]
+        == props["Namespace"]
+        == POWERTOOLS_ENV["POWERTOOLS_METRICS_NAMESPACE"]
+    )
+    assert [m["Name"] for m in directive["Metrics"]] == [props["MetricName"]]
+    assert blob[props["MetricName"]] == [1.0]
+    assert sorted(dimensions) == sorted(d["Name"] for d in props["Dimensions"])
+    by_name = {d["Name"]: d["Value"] for d in props["Dimensions"]}
+    assert by_name["FunctionName"] == {"Ref": function_id}
+    assert blob["FunctionName"] == "zlb-health-prod-monitor"
+    assert by_name["service"] == blob["service"] == POWERTOOLS_ENV["POWERTOOLS_SERVICE_NAME"]
+    assert props["TreatMissingData"] == "breaching"
+    assert (props["Statistic"], props["ComparisonOperator"], props["Threshold"]) == (
+        "Sum", "LessThanThreshold", 1
+    )  # fmt: skip
+    window = props["Period"] * props["EvaluationPeriods"]
+    assert props["DatapointsToAlarm"] == props["EvaluationPeriods"]
+    assert window <= 15 * 60
+    # Every window holds at least one run of the default schedule, several in fact.
+    default = parameter(template, "ScheduleExpression")["Default"]
+    assert props["Period"] >= 5 * rate_seconds(default)
+    assert props["OKActions"] == props["AlarmActions"] == [{"Ref": topic_id}]
 
 
 # --- permissions --------------------------------------------------------------------------

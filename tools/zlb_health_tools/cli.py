@@ -139,6 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--until", help="end of the window (ISO time, default now)")
     history.add_argument("--table-name", help="the stack's DynamoDB table (default: $TABLE_NAME)")
     history.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    from zlb_health_tools import silence as silence_module  # argparse only: no AWS imports
+
+    silence = command(
+        "silence",
+        "maintenance silences: add, list, expire",
+        "Silence a load balancer, a listener or one backend for planned work: what it matches "
+        "is still observed and recorded, its alerts are held back, and one maintenance_ended "
+        "message says at the end what is unhealthy and what changed. Recurring windows "
+        "(--cron) and acknowledgements (--until-healthy) too.",
+        silence_module.ENVIRONMENT,
+    )
+    silence_module.add_arguments(silence)
     return parser
 
 
@@ -178,6 +191,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from zlb_health_tools.history import run_history
 
         return run_history(args)
+    if args.command == "silence":
+        from zlb_health_tools.silence import run_silence
+
+        return run_silence(args)
     raise AssertionError(args.command)  # argparse rejects unknown commands first
 
 

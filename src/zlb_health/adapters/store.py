@@ -6,6 +6,7 @@
     LB#<lb>         SNAP#<observedAt>        -             -                  a snapshot (TTL)
     LB#<lb>         EVENT#<observedAt>#<id>  EVENTS#<day>  <observedAt>#<lb>  a notification
     TICK#<i>/<n>    <tick>                   -             -                  a run's tick (TTL)
+    SILENCE         <silenceId>              -             -                  a maintenance silence
 
 Ownership of a change is decided by a conditional write on the STATE item's `version`:
 whoever moves it from v to v+1 owns the notification created by that change. Undelivered
@@ -22,6 +23,7 @@ code; a lost condition (another run moved first) is an answer (`None` / `False`)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import zlib
@@ -36,6 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from zlb_health.adapters import aws
 from zlb_health.adapters.aws import Deadline
 from zlb_health.engine.coalesce import coalesce
+from zlb_health.engine.maintenance import Silence
 from zlb_health.engine.notifications import Notification
 from zlb_health.engine.state import FLEET_ID, FleetState, LbState, SubjectState, iso, parse_iso
 
@@ -51,6 +54,7 @@ BATCH_GET_LIMIT: Final = 100  # DynamoDB's BatchGetItem maximum
 BATCH_WRITE_LIMIT: Final = 25  # DynamoDB's BatchWriteItem maximum
 SNAPSHOT_WRITERS: Final = 4  # BatchWriteItem requests in flight at once
 TICK_TTL: Final = timedelta(days=2)
+SILENCE_PK: Final = "SILENCE"
 _CONDITION_FAILED: Final = frozenset({"ConditionalCheckFailedException", "ConditionalCheckFailed"})
 
 
@@ -80,9 +84,31 @@ class PendingNotification:
     notification: Notification
     claim: str | None
     lease_until: float  # epoch seconds; after it another run may take the claim over
+    held: str | None = None  # held back by this silence until it ends: never claimable
 
     def claimable(self, now: float) -> bool:
-        return self.claim is None or self.lease_until <= now
+        return self.held is None and (self.claim is None or self.lease_until <= now)
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """What one commit adds: notifications to deliver, notifications a silence holds back,
+    and the silences that ended (their held entries leave the outbox: the maintenance_ended
+    notification among `deliver` tells their net effect)."""
+
+    deliver: tuple[Notification, ...] = ()
+    held: tuple[Notification, ...] = ()
+    released: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, notification: Notification | Outbound | None) -> Outbound:
+        if isinstance(notification, Outbound):
+            return notification
+        return cls((notification,) if notification is not None else ())
+
+    @property
+    def history(self) -> tuple[Notification, ...]:
+        return (*self.deliver, *self.held)
 
 
 @dataclass(slots=True)
@@ -99,10 +125,16 @@ class StoredState:
 
     def blocked(self, now: float, run_id: str) -> bool:
         """Another run holds a live claim on part of the outbox: leave it all to that run."""
-        return any(not p.claimable(now) and p.claim != run_id for p in self.outbox.values())
+        return any(_claimed_elsewhere(p, now, run_id) for p in self.outbox.values())
 
     def deliverable(self, now: float, run_id: str) -> bool:
-        return bool(self.outbox) and not self.blocked(now, run_id)
+        """Something is waiting to be sent (held entries wait for their silence instead)."""
+        waiting = any(p.held is None for p in self.outbox.values())
+        return waiting and not self.blocked(now, run_id)
+
+
+def _claimed_elsewhere(pending: PendingNotification, now: float, run_id: str) -> bool:
+    return pending.held is None and not pending.claimable(now) and pending.claim != run_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +342,7 @@ class HealthStore:
         self,
         stored: StoredState,
         new_state: SubjectState,
-        notification: Notification | None,
+        notification: Notification | Outbound | None,
         *,
         run_id: str,
         lease_until: float,
@@ -318,12 +350,14 @@ class HealthStore:
     ) -> StoredState | None:
         """Write the new state if nobody else moved it since `stored` was read.
 
-        The new notification (if any) joins the outbox. Unless another run holds a live claim
-        there, every claimable notification is merged into its net effect and claimed by
-        `run_id`. Returns the state as written, or None when another run got there first (the
-        caller reloads and re-evaluates).
+        New notifications join the outbox (held ones under their silence). Unless another run
+        holds a live claim there, every claimable notification is merged into its net effect
+        and claimed by `run_id`. Every new notification is also written to the history. Returns
+        the state as written, or None when another run got there first (the caller reloads and
+        re-evaluates).
         """
-        outbox = next_outbox(stored, notification, run_id=run_id, lease_until=lease_until, now=now)
+        outbound = Outbound.of(notification)
+        outbox = next_outbox(stored, outbound, run_id=run_id, lease_until=lease_until, now=now)
         written = StoredState(stored.load_balancer_id, stored.version + 1, new_state, outbox)
         if stored.version == 0:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
@@ -335,20 +369,14 @@ class HealthStore:
         actions: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table_name, "Item": self._state_item(written), **condition}}
         ]
-        if notification is not None:
-            actions.append(
-                {"Put": {"TableName": self.table_name, "Item": self._event_item(notification)}}
-            )
-        try:
-            self._call(
-                "TransactWriteItems", self._client.transact_write_items, TransactItems=actions
-            )
-        except StoreError as error:
-            if error.code in ("ConditionalCheckFailedException", "ConditionalCheckFailed"):
-                return None
-            raise
-        finally:
-            self.write_requests += 1
+        actions += [
+            {"Put": {"TableName": self.table_name, "Item": self._event_item(n)}}
+            for n in outbound.history
+        ]
+        if not self._conditional(
+            "TransactWriteItems", self._client.transact_write_items, TransactItems=actions
+        ):
+            return None
         self.items_written += len(actions)
         return written
 
@@ -403,6 +431,77 @@ class HealthStore:
             ExpressionAttributeValues={":expected": {"N": str(stored.version)}},
         )
 
+    # -- silences ------------------------------------------------------------------------
+
+    def put_silence(self, silence: Silence) -> bool:
+        """Store a new silence; False when one with its id exists already."""
+        item: dict[str, Any] = {
+            "PK": {"S": SILENCE_PK},
+            "SK": {"S": silence.id},
+            "silence": {"S": json.dumps(silence.to_dict(), separators=(",", ":"))},
+            "matched": {"N": "0"},
+        }
+        if silence.ends is not None:
+            # Kept past its end for `silence list --all` and history, then DynamoDB drops it.
+            item["expiresAt"] = {"N": self._expires_at(parse_iso(silence.ends))}
+        return self._conditional(
+            "PutItem",
+            self._client.put_item,
+            TableName=self.table_name,
+            Item=item,
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    def load_silences(self) -> list[tuple[Silence, int]]:
+        """Every stored silence and how many changes it has held back, in one query."""
+        items = self._query_all(
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": SILENCE_PK}},
+        )
+        return [
+            (
+                Silence.from_dict(
+                    {
+                        **json.loads(i["silence"]["S"]),
+                        **({"expired_at": i["expiredAt"]["S"]} if "expiredAt" in i else {}),
+                    }
+                ),
+                int(i.get("matched", {}).get("N", "0")),
+            )
+            for i in items
+        ]
+
+    def expire_silence(self, silence: Silence, at: str) -> bool:
+        """End a silence early, at `at` (fixed-width ISO, `iso()`); False when it does not
+        exist or ended earlier already (the earliest end wins: `silence expire` and an
+        acknowledgement's own end may race)."""
+        ended = dataclasses.replace(silence, expired_at=at)
+        return self._conditional(
+            "UpdateItem",
+            self._client.update_item,
+            TableName=self.table_name,
+            Key={"PK": {"S": SILENCE_PK}, "SK": {"S": silence.id}},
+            UpdateExpression="SET silence = :silence, expiredAt = :at",
+            ConditionExpression="attribute_exists(PK) AND "
+            "(attribute_not_exists(expiredAt) OR expiredAt > :at)",
+            ExpressionAttributeValues={
+                ":silence": {"S": json.dumps(ended.to_dict(), separators=(",", ":"))},
+                ":at": {"S": at},
+            },
+        )
+
+    def count_silenced(self, silence_id: str, changes: int) -> None:
+        """What `silence list` shows as matched so far (only written when it holds something)."""
+        self._call(
+            "UpdateItem",
+            self._client.update_item,
+            TableName=self.table_name,
+            Key={"PK": {"S": SILENCE_PK}, "SK": {"S": silence_id}},
+            UpdateExpression="ADD matched :n",
+            ExpressionAttributeValues={":n": {"N": str(changes)}},
+        )
+        self.write_requests += 1
+
     # -- items ---------------------------------------------------------------------------
 
     def _expires_at(self, moment: datetime) -> str:
@@ -417,6 +516,7 @@ class HealthStore:
                     "notification": {"B": compress(pending.notification.to_dict())},
                     "claim": {"S": pending.claim} if pending.claim else {"NULL": True},
                     "leaseUntil": {"N": repr(pending.lease_until)},
+                    **({"held": {"S": pending.held}} if pending.held else {}),
                 }
             }
             for notification_id, pending in stored.outbox.items()
@@ -451,6 +551,7 @@ class HealthStore:
             "summary": {"S": notification.summary},
             "notification": {"B": blob},
             "expiresAt": {"N": self._expires_at(observed)},
+            **({"silence": {"S": notification.silenced_by}} if notification.silenced_by else {}),
         }
 
     def _snapshot_item(self, snapshot: Snapshot) -> dict[str, Any]:
@@ -514,22 +615,34 @@ def _error_code(error: ClientError) -> str:
 
 def next_outbox(
     stored: StoredState,
-    notification: Notification | None,
+    outbound: Outbound,
     *,
     run_id: str,
     lease_until: float,
     now: float,
 ) -> dict[str, PendingNotification]:
-    """Live foreign claims stay; the rest (and the new notification) merge into one entry,
-    claimed by this run unless another run is still delivering part of the outbox."""
-    held = {k: p for k, p in stored.outbox.items() if not p.claimable(now) and p.claim != run_id}
-    free = [p.notification for k, p in sorted(stored.outbox.items()) if k not in held]
-    if notification is not None:
-        free.append(notification)
-    merged = coalesce(free)
-    outbox = dict(held)
+    """Live foreign claims stay; the rest (and the new notifications) merge into one entry,
+    claimed by this run unless another run is still delivering part of the outbox. Held
+    notifications merge per silence and wait, unclaimed, until their silence is released."""
+    live = {k: p for k, p in stored.outbox.items() if _claimed_elsewhere(p, now, run_id)}
+    held: dict[str, list[Notification]] = {}
+    free: list[Notification] = []
+    for key, pending in sorted(stored.outbox.items()):
+        if pending.held is not None:
+            if pending.held not in outbound.released:
+                held.setdefault(pending.held, []).append(pending.notification)
+        elif key not in live:
+            free.append(pending.notification)
+    for n in outbound.held:
+        held.setdefault(n.silenced_by or "", []).append(n)
+    outbox = dict(live)
+    for silence_id, notifications in sorted(held.items()):
+        merged = coalesce(notifications)
+        if merged is not None:
+            outbox[merged.id] = PendingNotification(merged, None, 0.0, held=silence_id)
+    merged = coalesce([*free, *outbound.deliver])
     if merged is not None:
-        claim = None if held else run_id
+        claim = None if live else run_id
         outbox[merged.id] = PendingNotification(merged, claim, lease_until if claim else 0.0)
     return outbox
 
@@ -542,6 +655,7 @@ def _stored_state_from_item(item: dict[str, Any]) -> StoredState:
             Notification.from_dict(decompress(fields["notification"]["B"])),
             fields.get("claim", {}).get("S"),
             float(fields.get("leaseUntil", {}).get("N", "0")),
+            fields.get("held", {}).get("S"),
         )
     subject_id = item["loadBalancerId"]["S"]
     document = decompress(item["state"]["B"])

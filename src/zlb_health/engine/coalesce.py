@@ -50,9 +50,10 @@ def coalesce(pending: Sequence[Notification]) -> Notification | None:
     events, quiet = _net_events(ordered)
     resolved = [r for n in ordered for r in n.resolved] + flaps + quiet
     reminder = latest.event_type == REMINDER and not transitions and not events
-    if not (transitions or events or resolved or reminder or latest.retired):
+    ended = [n for n in ordered if n.maintenance is not None]
+    if not (transitions or events or resolved or reminder or latest.retired or ended):
         return None
-    return compose(
+    net = compose(
         notification_id=latest.id,
         subject_id=latest.load_balancer_id,
         subject_name=latest.load_balancer_name,
@@ -66,7 +67,10 @@ def coalesce(pending: Sequence[Notification]) -> Notification | None:
         request_id=latest.request_id,
         coalesced=sum(n.coalesced for n in ordered),
         ids=[i for n in ordered for i in n.all_ids],
+        maintenance=ended[-1].maintenance if ended else None,
+        unhealthy=ended[-1].unhealthy if ended else (),
     )
+    return dataclasses.replace(net, silenced_by=latest.silenced_by)
 
 
 # -- transitions --------------------------------------------------------------------------------

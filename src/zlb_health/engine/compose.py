@@ -22,6 +22,7 @@ from zlb_health.engine.notifications import (
     HEALTH_CHANGE,
     INFO,
     LOAD_BALANCER_DELETED,
+    MAINTENANCE_ENDED,
     MAX_IDS,
     MONITOR_DEGRADED,
     MONITOR_RESTORED,
@@ -36,7 +37,9 @@ from zlb_health.engine.notifications import (
     Resolved,
     Transition,
     TransitionKind,
+    UnitStatus,
 )
+from zlb_health.zenlayer.models import DEAD
 
 _NAMES_IN_SUMMARY: Final = 3
 # Labels a listener (id, name) for a text: the plain name, or an ASCII-safe one for a subject.
@@ -78,11 +81,18 @@ def compose(
     request_id: str | None = None,
     coalesced: int = 1,
     ids: Sequence[str] = (),
+    maintenance: str | None = None,
+    unhealthy: Sequence[UnitStatus] = (),
 ) -> Notification:
+    event_type = event_type_of(transitions, events, resolved, reminder=reminder, retired=retired)
+    severity = severity_of(transitions, events, view, reminder=reminder, retired=retired)
+    if maintenance is not None:
+        event_type = MAINTENANCE_ENDED
+        severity = _maintenance_severity(view, unhealthy, severity)
     notification = Notification(
         id=notification_id,
-        event_type=event_type_of(transitions, events, resolved, reminder=reminder, retired=retired),
-        severity=severity_of(transitions, events, view, reminder=reminder, retired=retired),
+        event_type=event_type,
+        severity=severity,
         load_balancer_id=subject_id,
         load_balancer_name=subject_name,
         observed_at=at,
@@ -97,6 +107,8 @@ def compose(
         coalesced=coalesced,
         ids=tuple(ids)[-MAX_IDS:] if coalesced > 1 else (),
         retired=retired,
+        maintenance=maintenance,
+        unhealthy=tuple(unhealthy),
     )
     return dataclasses.replace(notification, summary=summarize(notification, plain_label))
 
@@ -118,6 +130,19 @@ def event_type_of(
     if events:
         return MONITOR_RESTORED
     return HEALTH_CHANGE  # only what came and went while alerts were delayed
+
+
+def _maintenance_severity(view: View, unhealthy: Sequence[UnitStatus], changes: str) -> str:
+    """The end of a maintenance window: critical when a listener it covers has no serving
+    backend left, warning when something it covers is down; its changes (judged on the same
+    current view) can only raise that."""
+    ranked = (INFO, WARNING, CRITICAL)
+    left = INFO
+    if {u.listener_id for u in unhealthy} & set(view.critical):
+        left = CRITICAL
+    elif any(u.status == DEAD for u in unhealthy):
+        left = WARNING
+    return max(left, changes, key=ranked.index)
 
 
 def emptied_listeners(transitions: Iterable[Transition], view: View) -> list[str]:
@@ -190,6 +215,15 @@ def summarize(n: Notification, label: Labeler, subject: str | None = None) -> st
         parts.append("load balancer deleted, no longer monitored")
     elif n.retired == NO_LONGER_MONITORED:
         parts.append("no longer monitored (not in LOAD_BALANCER_IDS)")
+    if n.event_type == MAINTENANCE_ENDED:
+        down = sum(1 for u in n.unhealthy if u.status == DEAD)
+        off = len(n.unhealthy) - down
+        ended = "maintenance ended"
+        if down:
+            ended += f", {down} still down"
+        if off:
+            ended += f", {off} with health check disabled"
+        parts.append(ended)
     if n.event_type == REMINDER:
         still = listener_list(n.critical_listeners, names, label)
         parts.append(f"reminder, still no healthy backend on {still}")
@@ -208,9 +242,8 @@ def summarize(n: Notification, label: Labeler, subject: str | None = None) -> st
     parts.extend(_event_text(e, names, label) for e in n.monitor_events)
     if n.resolved:
         count = len(n.resolved)
-        parts.append(
-            f"{count} problem{'' if count == 1 else 's'} came and went while alerts were delayed"
-        )
+        when = "during the window" if n.maintenance else "while alerts were delayed"
+        parts.append(f"{count} problem{'' if count == 1 else 's'} came and went {when}")
     if not parts:
         parts.append("nothing changed")
     return f"{subject or subject_label(n)}: {'; '.join(parts)}."

@@ -15,7 +15,15 @@ HEALTH_CHANGE: Final = "health_change"
 MONITOR_DEGRADED: Final = "monitor_degraded"
 MONITOR_RESTORED: Final = "monitor_restored"
 REMINDER: Final = "reminder"
-EVENT_TYPES: Final = (HEALTH_CHANGE, REMINDER, MONITOR_DEGRADED, MONITOR_RESTORED)
+MAINTENANCE_ENDED: Final = "maintenance_ended"
+TEST: Final = "test"
+EVENT_TYPES: Final = (
+    HEALTH_CHANGE,
+    MAINTENANCE_ENDED,
+    REMINDER,
+    MONITOR_DEGRADED,
+    MONITOR_RESTORED,
+)
 
 CRITICAL: Final = "critical"
 WARNING: Final = "warning"
@@ -234,6 +242,45 @@ class Resolved:
         return cls(data["what"], data.get("started"), data.get("ended"))
 
 
+@dataclass(frozen=True, slots=True)
+class UnitStatus:
+    """A backend (port None) or one checked port of it, and its notified status."""
+
+    listener_id: str
+    listener_name: str
+    instance_id: str | None
+    private_ip_address: str
+    backend_port: str
+    port: int | None
+    status: str
+    since: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "listenerId": self.listener_id,
+            "listenerName": self.listener_name,
+            "instanceId": self.instance_id,
+            "privateIpAddress": self.private_ip_address,
+            "backendPort": self.backend_port,
+            "port": self.port,
+            "status": self.status,
+            "since": self.since,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> UnitStatus:
+        return cls(
+            data["listenerId"],
+            data["listenerName"],
+            data["instanceId"],
+            data["privateIpAddress"],
+            data["backendPort"],
+            data["port"],
+            data["status"],
+            data.get("since"),
+        )
+
+
 MAX_IDS: Final = 50  # notification ids kept in a coalesced notification (the count is exact)
 
 
@@ -264,6 +311,9 @@ class Notification:
     coalesced: int = 1
     ids: tuple[str, ...] = ()
     retired: str | None = None  # LOAD_BALANCER_DELETED or NO_LONGER_MONITORED: the last word
+    silenced_by: str | None = None  # held back by this silence (recorded, not sent)
+    maintenance: str | None = None  # the silence whose end this maintenance_ended reports
+    unhealthy: tuple[UnitStatus, ...] = ()  # what the ended silence leaves down or Close
 
     @property
     def all_ids(self) -> tuple[str, ...]:
@@ -299,6 +349,9 @@ class Notification:
             "coalesced": self.coalesced,
             "ids": list(self.ids),
             "retired": self.retired,
+            "silencedBy": self.silenced_by,
+            "maintenance": self.maintenance,
+            "unhealthy": [u.to_dict() for u in self.unhealthy],
         }
 
     @classmethod
@@ -323,4 +376,7 @@ class Notification:
             coalesced=int(data.get("coalesced", 1)),
             ids=tuple(data.get("ids", ())),
             retired=data.get("retired"),
+            silenced_by=data.get("silencedBy"),
+            maintenance=data.get("maintenance"),
+            unhealthy=tuple(UnitStatus.from_dict(u) for u in data.get("unhealthy", ())),
         )

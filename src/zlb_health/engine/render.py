@@ -30,6 +30,7 @@ from zlb_health.engine.notifications import (
     EVENT_TYPES,
     HEALTH_CHANGE,
     INFO,
+    MAINTENANCE_ENDED,
     MONITOR_DEGRADED,
     MONITOR_RESTORED,
     REMINDER,
@@ -39,6 +40,7 @@ from zlb_health.engine.notifications import (
     MonitorEvent,
     Notification,
     Transition,
+    UnitStatus,
 )
 from zlb_health.engine.text import (
     ascii_label,
@@ -87,6 +89,7 @@ _REASONS: Final = {
 }
 _TITLES: Final = {
     HEALTH_CHANGE: "Backend health changed",
+    MAINTENANCE_ENDED: "Maintenance ended",
     REMINDER: "Reminder: listener still without a healthy backend",
     MONITOR_DEGRADED: "Monitoring degraded",
     MONITOR_RESTORED: "Monitoring restored",
@@ -235,6 +238,9 @@ def document(n: Notification, origin: Origin, limit: int) -> dict[str, Any]:
         "monitorRestored": n.monitor_restored,
         "resolved": [r.to_dict() for r in n.resolved[:limit]],
         "retired": n.retired,
+        "maintenance": n.maintenance,
+        "unhealthy": [u.to_dict() for u in n.unhealthy[:limit]],
+        "unhealthyOmitted": max(0, len(n.unhealthy) - limit),
     }
 
 
@@ -247,8 +253,16 @@ def _email(n: Notification, origin: Origin, limit: int) -> str:
         "",
         f"Load balancer: {one_line(lb_label(n))}",
     ]
+    if n.maintenance is not None:
+        lines += ["", f"Silence {n.maintenance} is over; alerts are back on."]
+        if n.unhealthy:
+            lines += ["", "Unhealthy now (what the silence covered):"]
+            lines += [f"  - {_unit_line(u)}" for u in n.unhealthy[: max(limit, 1)]]
+            if len(n.unhealthy) > max(limit, 1):
+                lines.append(f"  ... and {len(n.unhealthy) - max(limit, 1)} more.")
     if n.transitions:
-        lines += ["", "What changed:"]
+        heading = "What differs from the start of the window:" if n.maintenance else "What changed:"
+        lines += ["", heading]
         lines += [f"  - {_change_line(t)}" for t in n.transitions[:limit]]
         if len(n.transitions) > limit:
             lines.append(
@@ -279,7 +293,8 @@ def _email(n: Notification, origin: Origin, limit: int) -> str:
     if n.counts:
         lines += ["", _counts_line(n.counts)]
     if n.resolved:
-        lines += ["", "While alerts were delayed (already over):"]
+        over = "During the window" if n.maintenance else "While alerts were delayed"
+        lines += ["", f"{over} (already over):"]
         lines += [
             f"  - {one_line(r.what)}, from {r.started or '?'} to {r.ended or '?'}"
             for r in n.resolved[: max(limit, 1)]
@@ -304,6 +319,14 @@ def _change_line(t: Transition) -> str:
     if t.reason in _REASONS:
         line += f" ({_REASONS[t.reason]})"
     return line + (f", since {t.since}" if t.since else "")
+
+
+def _unit_line(u: UnitStatus) -> str:
+    where = f"port {u.port}" if u.port is not None else f"port {u.backend_port}"
+    target = f"{u.instance_id} ({u.private_ip_address})" if u.instance_id else u.private_ip_address
+    listener = one_line(listener_label(u.listener_id, u.listener_name))
+    since = f", since {u.since}" if u.since else ""
+    return f"{u.status.upper()}: {one_line(target)} {where} on listener {listener}{since}"
 
 
 def _counts_line(counts: dict[str, int]) -> str:
@@ -373,6 +396,12 @@ def sms(n: Notification, origin: Origin) -> str:
         text += (
             " deleted, no longer monitored." if n.retired == "deleted" else " no longer monitored."
         )
+    if n.maintenance is not None:
+        down = [_unit_item(u) for u in n.unhealthy if u.status == "Dead"]
+        text += " maintenance ended."
+        if down:
+            text += f" Still DOWN {len(down)}:"
+            return _still_down(text, down)
     if n.event_type == REMINDER:
         listeners = _listener_phrase(n.critical_listeners, names)
         return clip(f"{head} REMINDER {listeners} still NO healthy backend.", SMS_MAX)
@@ -393,6 +422,27 @@ def sms(n: Notification, origin: Origin) -> str:
     if n.resolved and not n.transitions:
         tail += f" {len(n.resolved)} problem(s) came and went while alerts were delayed. See email."
     return fill(text, [(label, items) for label, items in groups if items], tail)
+
+
+def _unit_item(u: UnitStatus) -> str:
+    target = ascii_token(u.instance_id or "", u.private_ip_address, 22)
+    port = str(u.port) if u.port is not None else ascii_text(u.backend_port, 11)
+    return f"{target}:{port or '?'}"
+
+
+def _still_down(text: str, items: list[str]) -> str:
+    """`... Still DOWN 3: a:80,b:80 +1 more`, within one SMS part."""
+    reserve = len(" +99999 more")
+    shown = 0
+    for item in items:
+        piece = (" " if shown == 0 else ",") + item
+        if len(text) + len(piece) + reserve > SMS_MAX:
+            break
+        text += piece
+        shown += 1
+    if shown < len(items):
+        text += f" +{len(items) - shown} more"
+    return clip(text, SMS_MAX)
 
 
 def _sms_event(e: MonitorEvent, names: dict[str, str]) -> str:

@@ -8,7 +8,7 @@ healthStatusDetail) or a single unit `"*"` when the API gives no per-port detail
 Encoded form (`to_dict`, version 2; keys sorted so equal states encode equally)::
 
     {"v": 2, "id": lbId, "n": lbName, "t": observedAt, "a": baselined, "s": seq,
-     "x": missing, "r": retired,
+     "x": missing, "r": retired, "q": {silenceId: since},
      "m": {scope: [consecutiveFailures, degraded, failingSince, lastError]},
      "l": {listenerId: [criticalSince, lastReminderAt]},
      "b": {key: [listenerId, listenerName, instanceId, privateIp, backendPort, absent, fresh,
@@ -184,6 +184,7 @@ class LbState:
     missing: int = 0  # consecutive successful discoveries that did not list it
     retired: str | None = None  # why it is no longer watched; its last word is pending
     baselined: bool = False  # an answer was applied: later backends are "added", not baseline
+    silences: dict[str, str] = field(default_factory=dict)  # silence id -> tick it began applying
 
     def copy(self) -> LbState:
         """A deep copy (the engine never mutates the state it was given)."""
@@ -201,6 +202,7 @@ class LbState:
             missing=self.missing,
             retired=self.retired,
             baselined=self.baselined,
+            silences=dict(self.silences),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -237,6 +239,7 @@ class LbState:
             "x": self.missing,
             "r": self.retired,
             "a": self.baselined,
+            "q": dict(sorted(self.silences.items())),
             "m": {scope: m.encode() for scope, m in sorted(self.monitors.items())},
             "l": {
                 lid: [ls.critical_since, ls.last_reminder_at]
@@ -278,6 +281,7 @@ class LbState:
             missing=data.get("x", 0),
             retired=data.get("r"),
             baselined=bool(data.get("a", False)),
+            silences=dict(data.get("q", {})),
         )
 
 

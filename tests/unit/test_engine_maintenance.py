@@ -1,0 +1,334 @@
+"""Maintenance silences: definitions refused with a reason, windows, matching, holding, the end."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from engine_helpers import Runner, be
+
+from zlb_health.config import Thresholds
+from zlb_health.engine.maintenance import (
+    Backend,
+    Silence,
+    SilenceError,
+    active_for,
+    all_healthy,
+    maintenance_ended,
+    split,
+)
+from zlb_health.engine.state import LbState
+
+
+def silence(**fields: Any) -> Silence:
+    values: dict[str, Any] = {
+        "id": "sil-1",
+        "load_balancer_id": "lb-1",
+        "starts": "2026-11-23T12:00:00+00:00",
+        "ends": "2026-11-23T13:00:00+00:00",
+        "comment": "kernel upgrade",
+        "author": "ana",
+        "created_at": "2026-11-23T11:59:00+00:00",
+        **fields,
+    }
+    return Silence(**values)
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+# -- definitions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"comment": "  "}, "--comment: a silence needs a comment saying why"),
+        ({"ends": "2026-11-23T12:00:00+00:00"}, "--until: 2026-11-23T12:00:00+00:00 is not after"),
+        ({"ends": "2026-12-23T12:00:01+00:00"}, "longer than 30 days"),
+        ({"ends": None}, "--until, --for or --until-healthy is required"),
+        ({"starts": "2026-11-23 12:00"}, "--from: give a time zone"),
+        ({"ends": "tomorrow"}, "--until: not an ISO 8601 time: 'tomorrow'"),
+        ({"cron": "0 18 * * 5"}, "--duration: between 1 minute and 30 days, with --cron"),
+        ({"cron": "0 18 * *", "duration_minutes": 60}, "--cron: expected 5 fields"),
+        ({"cron": "0 25 * * *", "duration_minutes": 60}, "--cron: '0 25 * * *' is not a cron"),
+        ({"cron": "0 2 8-14 * 2", "duration_minutes": 60}, "which cron ORs; for 'the second"),
+        ({"cron": "0 2 * * *", "duration_minutes": 60, "timezone": "Mars/Base"}, "--timezone"),
+        ({"cron": "0 2 * * *", "duration_minutes": 43_201}, "--duration: between"),
+        ({"cron": "0 2 * * *", "duration_minutes": 60, "until_healthy": True}, "do not go"),
+    ],
+)
+def test_a_definition_that_cannot_be_right_is_refused_naming_why(
+    fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SilenceError) as refused:
+        silence(**fields)
+    assert message in str(refused.value)
+
+
+def test_a_window_of_exactly_30_days_is_allowed() -> None:
+    assert silence(ends="2026-12-23T12:00:00+00:00").ends == "2026-12-23T12:00:00+00:00"
+    assert silence(cron="0 2 * * *", duration_minutes=43_200, ends=None).cron == "0 2 * * *"
+
+
+def test_a_backend_is_listener_target_port() -> None:
+    assert Backend.parse("lsn-1/vm-1/80") == Backend("lsn-1", "vm-1", "80")
+    with pytest.raises(SilenceError, match="LISTENER/TARGET/PORT"):
+        Backend.parse("lsn-1/vm-1")
+    with pytest.raises(SilenceError, match="LISTENER/TARGET/PORT"):
+        Backend.parse("lsn-1//80")
+
+
+def test_a_silence_round_trips_through_its_stored_form() -> None:
+    s = silence(listener_id="lsn-1", backend=Backend("lsn-1", "vm-1", "80"), until_healthy=True)
+    assert Silence.from_dict(s.to_dict()) == s
+
+
+# -- when --------------------------------------------------------------------------------------
+
+
+def test_a_one_time_window_is_from_inclusive_until_exclusive() -> None:
+    s = silence()
+    assert not s.active_at(utc("2026-11-23T11:59:59+00:00"))
+    assert s.active_at(utc("2026-11-23T12:00:00+00:00"))
+    assert s.active_at(utc("2026-11-23T12:59:59+00:00"))
+    assert not s.active_at(utc("2026-11-23T13:00:00+00:00"))
+    expired = dataclasses.replace(s, expired_at="2026-11-23T12:30:00+00:00")
+    assert expired.active_at(utc("2026-11-23T12:29:00+00:00"))
+    assert not expired.active_at(utc("2026-11-23T12:30:00+00:00"))
+
+
+def weekend(**fields: Any) -> Silence:
+    """Friday 18:00 to Sunday 18:00, Berlin time, for ever."""
+    values: dict[str, Any] = {
+        "cron": "0 18 * * 5",
+        "duration_minutes": 48 * 60,
+        "timezone": "Europe/Berlin",
+        "starts": "2026-11-01T00:00:00+00:00",
+        "ends": None,
+        **fields,
+    }
+    return silence(**values)
+
+
+@pytest.mark.parametrize(
+    ("moment", "active"),
+    [
+        ("2026-11-27T17:59:00+01:00", False),  # Friday, a minute before
+        ("2026-11-27T18:00:00+01:00", True),  # Friday 18:00 sharp
+        ("2026-11-28T03:00:00+01:00", True),  # across midnight
+        ("2026-11-29T17:59:00+01:00", True),  # Sunday, a minute before the end
+        ("2026-11-29T18:00:00+01:00", False),  # Sunday 18:00: over
+        ("2026-12-01T12:00:00+01:00", False),  # a Tuesday
+        ("2027-11-27T12:00:00+01:00", True),  # a year later: still recurring (a Saturday)
+    ],
+)
+def test_a_weekend_window_spans_midnight_and_recurs_for_ever(moment: str, active: bool) -> None:
+    assert weekend().active_at(utc(moment)) is active
+
+
+def test_a_window_that_began_before_the_silence_was_made_is_active_at_once() -> None:
+    made_on_saturday = weekend(starts="2026-11-28T10:00:00+00:00")
+    assert made_on_saturday.active_at(utc("2026-11-28T10:00:00+00:00"))
+    assert not made_on_saturday.active_at(utc("2026-11-28T09:59:00+00:00"))
+
+
+@pytest.mark.parametrize(
+    ("moment", "active"),
+    [
+        ("2026-12-08T02:30:00+01:00", True),  # the 2nd Tuesday of December
+        ("2026-12-01T02:30:00+01:00", False),  # the 1st
+        ("2026-12-15T02:30:00+01:00", False),  # the 3rd
+        ("2026-12-08T04:00:00+01:00", False),  # the 2nd, after its two hours
+        ("2027-01-12T02:30:00+01:00", True),  # the 2nd Tuesday of January
+    ],
+)
+def test_patch_day_is_the_second_tuesday(moment: str, active: bool) -> None:
+    s = silence(
+        cron="0 2 * * 2#2", duration_minutes=120, timezone="Europe/Berlin", ends=None,
+        starts="2026-11-01T00:00:00+00:00",
+    )  # fmt: skip
+    assert s.active_at(utc(moment)) is active
+
+
+def test_a_nightly_window_follows_daylight_saving_changes() -> None:
+    """01:00 local for three hours: 00:00-03:00 UTC in winter, 23:00-02:00 UTC in summer."""
+    nightly = silence(
+        cron="0 1 * * *", duration_minutes=180, timezone="Europe/Berlin", ends=None,
+        starts="2026-01-01T00:00:00+00:00",
+    )  # fmt: skip
+    # The night clocks go forward (29 March): opens at 01:00 CET = 00:00 UTC, 3 hours elapsed.
+    assert nightly.active_at(utc("2026-03-29T02:59:00+00:00"))
+    assert not nightly.active_at(utc("2026-03-29T03:00:00+00:00"))
+    # Summer: 01:00 CEST = 23:00 UTC the day before.
+    assert nightly.active_at(utc("2026-07-14T23:00:00+00:00"))
+    assert not nightly.active_at(utc("2026-07-14T22:59:00+00:00"))
+    assert not nightly.active_at(utc("2026-07-15T02:00:00+00:00"))
+    # The night clocks go back (25 October): 01:00 CEST = 23:00 UTC on the 24th.
+    assert nightly.active_at(utc("2026-10-24T23:00:00+00:00"))
+    assert not nightly.active_at(utc("2026-10-25T02:00:00+00:00"))
+
+
+# -- what ---------------------------------------------------------------------------------------
+
+
+def test_what_a_silence_matches() -> None:
+    whole = silence()
+    assert whole.matches("lb-1", "lsn-9", ["vm-9"], "443")
+    assert not whole.matches("lb-2", "lsn-1", ["vm-1"], "80")
+    assert silence(load_balancer_id="*").matches("lb-2", "lsn-1", ["vm-1"], "80")
+    listener = silence(listener_id="lsn-1")
+    assert listener.matches("lb-1", "lsn-1", ["vm-1"], "80")
+    assert not listener.matches("lb-1", "lsn-2", ["vm-1"], "80")
+    one = silence(backend=Backend("lsn-1", "10.0.0.3", "80"))
+    assert one.matches("lb-1", "lsn-1", ["vm-1", "10.0.0.3"], "80")  # by its IP
+    assert not one.matches("lb-1", "lsn-1", ["vm-1", "10.0.0.3"], "443")
+    assert not one.matches("lb-1", "lsn-2", ["vm-1", "10.0.0.3"], "80")
+    assert [s.id for s in active_for([whole, one], "lb-1", utc("2026-11-23T12:30:00+00:00"))] == [
+        "sil-1",
+        "sil-1",
+    ]
+    assert active_for([whole], "lb-1", utc("2026-11-23T13:30:00+00:00")) == []
+
+
+def test_monitoring_is_silenced_by_the_whole_load_balancer_or_its_listener_never_discovery() -> (
+    None
+):
+    assert silence().matches_scope("lb-1", "")
+    assert silence().matches_scope("lb-1", "lsn-1")
+    assert silence(listener_id="lsn-1").matches_scope("lb-1", "lsn-1")
+    assert not silence(listener_id="lsn-1").matches_scope("lb-1", "")
+    assert not silence(backend=Backend("lsn-1", "vm-1", "80")).matches_scope("lb-1", "lsn-1")
+    assert not silence(load_balancer_id="*").matches_scope("*", "discovery")
+
+
+# -- holding back, and the end -----------------------------------------------------------------
+
+
+def test_a_silence_holds_back_exactly_what_it_matches() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2"), be("i-3", listener="lsn-2"))
+    n = r.step(be("i-1", "Dead"), be("i-2", "Dead"), be("i-3", "Dead", listener="lsn-2"))
+    assert n is not None
+    parts = split(n, [silence(listener_id="lsn-1")], _state(r))
+    assert parts.sent is not None
+    assert [(t.listener_id, t.target) for t in parts.sent.transitions] == [("lsn-2", "i-3")]
+    ((silence_id, held),) = parts.held
+    assert silence_id == "sil-1"
+    assert held.silenced_by == "sil-1"
+    assert [(t.listener_id, t.target) for t in held.transitions] == [
+        ("lsn-1", "i-1"),
+        ("lsn-1", "i-2"),
+    ]
+    assert held.id == f"{n.id}~sil-1"
+    assert split(n, [], _state(r)).sent == n
+
+
+def test_monitoring_degraded_of_a_silenced_load_balancer_is_held_and_reminders_pause() -> None:
+    r = Runner(Thresholds(1, 1, 1, 10))
+    r.step(be())
+    degraded = r.fail()
+    assert degraded is not None
+    assert split(degraded, [silence()], _state(r)).sent is None
+    r.step(be())
+    r.step(be(status="Dead"))
+    reminder = r.step(be(status="Dead"), minutes=10)
+    assert reminder is not None
+    assert reminder.event_type == "reminder"
+    state = _state(r)
+    assert split(reminder, [silence()], state) == split(
+        reminder, [silence(listener_id="lsn-1")], state
+    )
+    assert split(reminder, [silence()], state).sent is None
+    assert split(reminder, [silence(listener_id="lsn-9")], state).sent == reminder
+    # An acknowledgement of the down backend itself pauses the reminder about its listener too.
+    down = silence(backend=Backend("lsn-1", "i-1", "80"), until_healthy=True)
+    assert split(reminder, [down], state).sent is None
+    assert split(reminder, [silence(backend=Backend("lsn-1", "i-9", "80"))], state).sent == reminder
+
+
+def test_a_reminder_keeps_the_listeners_nobody_acknowledged() -> None:
+    r = Runner(Thresholds(1, 1, 1, 10))
+    r.step(be("i-1"), be("i-2", listener="lsn-2"))
+    r.step(be("i-1", "Dead"), be("i-2", "Dead", listener="lsn-2"))
+    reminder = r.step(be("i-1", "Dead"), be("i-2", "Dead", listener="lsn-2"), minutes=10)
+    assert reminder is not None
+    assert reminder.critical_listeners == ("lsn-1", "lsn-2")
+    sent = split(reminder, [silence(backend=Backend("lsn-1", "i-1", "80"))], _state(r)).sent
+    assert sent is not None
+    assert (sent.event_type, sent.severity, sent.critical_listeners) == (
+        "reminder", "critical", ("lsn-2",)
+    )  # fmt: skip
+    assert "lsn-1" not in sent.summary
+
+
+def _state(r: Runner) -> LbState:
+    assert r.state is not None
+    return r.state
+
+
+def test_the_end_says_nothing_when_all_is_healthy_and_as_before() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2"))
+    down = r.step(be("i-1", "Dead"), be("i-2"))
+    up = r.step(be("i-1"), be("i-2"))
+    assert down is not None
+    assert up is not None
+    held = [h for n in (down, up) for _, h in split(n, [silence()], _state(r)).held]
+    assert maintenance_ended(_state(r), silence(), held, at="2026-11-23T13:00:00.000Z") is None
+    assert maintenance_ended(_state(r), silence(), [], at="2026-11-23T13:00:00.000Z") is None
+
+
+def test_the_end_tells_what_differs_and_what_is_still_down() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2"), be("i-3"))
+    first = r.step(be("i-1", "Dead"), be("i-2", "Dead"), be("i-3"))
+    second = r.step(be("i-1"), be("i-2", "Dead"), be("i-3"))
+    assert first is not None
+    assert second is not None
+    held = [h for n in (first, second) for _, h in split(n, [silence()], _state(r)).held]
+    ended = maintenance_ended(_state(r), silence(), held, at="2026-11-23T13:00:00.000Z")
+    assert ended is not None
+    assert (ended.event_type, ended.severity, ended.maintenance) == (
+        "maintenance_ended", "warning", "sil-1"
+    )  # fmt: skip
+    assert [(t.kind, t.target) for t in ended.transitions] == [("down", "i-2")]
+    assert [(u.instance_id, u.status) for u in ended.unhealthy] == [("i-2", "Dead")]
+    assert [r.what for r in ended.resolved] == ["i-1 on listener name-lsn-1: down and back"]
+    assert ended.summary == (
+        "lb-one: maintenance ended, 1 still down; 1 backend down; "
+        "1 problem came and went during the window."
+    )
+
+
+def test_the_end_is_critical_when_a_listener_it_covered_has_nothing_healthy() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    n = r.step(be("i-1", "Dead"))
+    assert n is not None
+    held = [h for _, h in split(n, [silence()], _state(r)).held]
+    ended = maintenance_ended(_state(r), silence(), held, at="2026-11-23T13:00:00.000Z")
+    assert ended is not None
+    assert ended.severity == "critical"
+
+
+def test_something_down_before_the_window_and_still_down_is_told_at_its_end() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2"))
+    r.step(be("i-1", "Dead"), be("i-2"))  # told before the window
+    ended = maintenance_ended(_state(r), silence(), [], at="2026-11-23T13:00:00.000Z")
+    assert ended is not None
+    assert (ended.transitions, [u.instance_id for u in ended.unhealthy]) == ((), ["i-1"])
+
+
+def test_an_acknowledgement_is_over_once_nothing_it_covers_is_down() -> None:
+    ack = silence(until_healthy=True, backend=Backend("lsn-1", "i-1", "80"))
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1", "Dead"), be("i-2", "Dead"))
+    assert not all_healthy([_state(r)], ack)
+    r.step(be("i-1"), be("i-2", "Dead"))
+    assert all_healthy([_state(r)], ack)  # i-2 is down, but not acknowledged
+    assert not all_healthy([_state(r)], silence(until_healthy=True))
