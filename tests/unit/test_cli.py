@@ -30,7 +30,12 @@ MODULES = {
     "check": [TOOLS / "check.py"],
     "emulator": [TOOLS / "emulator" / "server.py"],
     "demo": [TOOLS / "demo.py"],
-    "history": [TOOLS / "history.py"],
+    "history": [
+        TOOLS / "history.py",
+        TOOLS / "awsenv.py",
+        TOOLS / "tableref.py",
+        TOOLS / "timeline.py",
+    ],
 }
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 _ENV_READERS = frozenset({"get", "setdefault", "getenv", "pop"})
@@ -90,7 +95,8 @@ def test_help_names_every_environment_variable_the_command_reads(command: str) -
 
 
 def test_the_scan_sees_environment_reads() -> None:
-    assert env_vars_read(TOOLS / "history.py") >= {"TABLE_NAME", "AWS_REGION"}
+    assert env_vars_read(TOOLS / "awsenv.py") >= {"AWS_REGION", "AWS_DEFAULT_REGION"}
+    assert env_vars_read(TOOLS / "tableref.py") == {"TABLE_NAME"}
     assert "ZENLAYER_API_TOKEN" in env_vars_read(TOOLS / "check.py")
 
 
@@ -110,7 +116,14 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["nope"], ["check"], ["check", "--load-balancer-id"], ["history", "--bogus"]],
+    [
+        [],
+        ["nope"],
+        ["check"],
+        ["check", "--load-balancer-id"],
+        ["history", "--bogus"],
+        ["history", "--load-balancer-id", "lb", "--table-name", "t", "--stack-name", "s"],
+    ],
 )
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -32,6 +32,23 @@ LOCAL_EXTRA_HINT = "pip install 'zlb-health[local]'"
 _CREDENTIALS_ENV = """\
   ZENLAYER_ACCESS_KEY_ID, ZENLAYER_ACCESS_KEY_PASSWORD  an access key (signed requests)
   ZENLAYER_API_TOKEN             or a personal access token (Bearer)"""
+
+
+_TABLE_ENV = (
+    "  TABLE_NAME                     the stack's table (or --table-name, or --stack-name)\n"
+    "  AWS_REGION, AWS_DEFAULT_REGION the table's region (or the AWS profile's)\n"
+    "  AWS_PROFILE, AWS_ACCESS_KEY_ID, ...  AWS credentials, the standard boto3 way\n"
+    "  AWS_ENDPOINT_URL               a local AWS instead of AWS's own endpoints"
+)
+
+
+def _table_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--table-name", help="the stack's DynamoDB table (default: $TABLE_NAME)")
+    where.add_argument(
+        "--stack-name",
+        help="the deployed stack: its TableName output (CloudFormation DescribeStacks)",
+    )
 
 
 def package_version() -> str:
@@ -65,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
+    for add in (_add_check, _add_emulator, _add_demo, _add_history):
+        add(command)
+    return parser
+
+
+def _add_check(command: Callable[..., Any]) -> None:
     check = command(
         "check",
         "one live DescribeBackendHealth call, printed as a table",
@@ -79,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--listener-id", help="only this listener's backends (default: all)")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+
+def _add_emulator(command: Callable[..., Any]) -> None:
     emulator = command(
         "emulator",
         "serve the local Zenlayer API emulator",
@@ -98,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="advance the scenario timeline one step every N seconds (0: only on request)",
     )
 
+
+def _add_demo(command: Callable[..., Any]) -> None:
     demo = command(
         "demo",
         "run the scheduled job locally for a few cycles (make run)",
@@ -123,23 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
         "the nearest parent that has one)",
     )
 
+
+def _add_history(command: Callable[..., Any]) -> None:
     history = command(
         "history",
-        "read snapshots and transitions back from the table",
+        "per backend: a timeline, availability and what was sent, from the table",
         "Read one load balancer's snapshots and notifications from the stack's DynamoDB table "
-        "and print availability per backend and the transitions in a time window.",
-        "  TABLE_NAME                     the stack's table (or --table-name)\n"
-        "  AWS_REGION, AWS_DEFAULT_REGION the table's region (or the AWS profile's)\n"
-        "  AWS_PROFILE, AWS_ACCESS_KEY_ID, ...  AWS credentials, the standard boto3 way\n"
-        "  AWS_ENDPOINT_URL               a local AWS instead of AWS's own endpoints",
+        "and print, per listener and backend, a timeline strip over the window (one character "
+        "per time bucket: when it was down, not only how long), availability and the "
+        "notifications sent. Colour on a terminal (not with NO_COLOR); progress on stderr "
+        "while a long window is read.",
+        _TABLE_ENV + "\n  NO_COLOR                       set: no colour on a terminal either",
     )
     history.add_argument("--load-balancer-id", required=True, help="the load balancer to read")
     history.add_argument("--backend", help="listenerId/instanceId-or-ip/port of one backend")
     history.add_argument("--since", default="24h", help="window: 90m, 24h, 7d or an ISO time")
     history.add_argument("--until", help="end of the window (ISO time, default now)")
-    history.add_argument("--table-name", help="the stack's DynamoDB table (default: $TABLE_NAME)")
+    _table_options(history)
     history.add_argument("--json", action="store_true", help="print JSON instead of text")
-    return parser
 
 
 def missing_modules(modules: Sequence[str]) -> list[str]:
