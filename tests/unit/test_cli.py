@@ -36,6 +36,7 @@ MODULES = {
         TOOLS / "tableref.py",
         TOOLS / "timeline.py",
     ],
+    "status": [TOOLS / "status.py", TOOLS / "awsenv.py", TOOLS / "tableref.py", TOOLS / "fleet.py"],
 }
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 _ENV_READERS = frozenset({"get", "setdefault", "getenv", "pop"})
@@ -97,14 +98,16 @@ def test_help_names_every_environment_variable_the_command_reads(command: str) -
 def test_the_scan_sees_environment_reads() -> None:
     assert env_vars_read(TOOLS / "awsenv.py") >= {"AWS_REGION", "AWS_DEFAULT_REGION"}
     assert env_vars_read(TOOLS / "tableref.py") == {"TABLE_NAME"}
+    assert env_vars_read(TOOLS / "status.py") >= {"FAILURE_THRESHOLD", "RECOVERY_THRESHOLD"}
     assert "ZENLAYER_API_TOKEN" in env_vars_read(TOOLS / "check.py")
 
 
 def test_json_on_every_command_that_prints_records() -> None:
-    """check and history print data; emulator (a server log) and demo (a story) do not."""
+    """check, status and history print data; emulator (a server log) and demo (a story) do
+    not."""
     for command, parser in subparsers().items():
         options = {s for a in parser._actions for s in a.option_strings}
-        assert ("--json" in options) == (command in {"check", "history"}), command
+        assert ("--json" in options) == (command in {"check", "history", "status"}), command
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -122,6 +125,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         ["check"],
         ["check", "--load-balancer-id"],
         ["history", "--bogus"],
+        ["status", "--table-name", "t", "--stack-name", "s"],  # one or the other
         ["history", "--load-balancer-id", "lb", "--table-name", "t", "--stack-name", "s"],
     ],
 )

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    for add in (_add_check, _add_emulator, _add_demo, _add_history):
+    for add in (_add_check, _add_emulator, _add_demo, _add_status, _add_history):
         add(command)
     return parser
 
@@ -151,6 +151,26 @@ def _add_demo(command: Callable[..., Any]) -> None:
     )
 
 
+def _add_status(command: Callable[..., Any]) -> None:
+    status = command(
+        "status",
+        "the fleet now, from the table; exit 1 when something is unhealthy",
+        "Read every watched load balancer's latest state from the stack's DynamoDB table (one "
+        "query on its LATEST index) and discovery's own: each load balancer with what is down "
+        "and since when, critical listeners first, monitoring, changes about to alert, "
+        "notifications not delivered yet, active maintenance silences. Exit 0 when all is "
+        "healthy, 1 when a backend is down, a listener has no healthy backend or monitoring is "
+        "degraded (or the table could not be read), 2 for a usage error: usable from scripts "
+        "and cron.",
+        _TABLE_ENV + "\n"
+        "  FAILURE_THRESHOLD, RECOVERY_THRESHOLD, MONITOR_FAILURE_THRESHOLD\n"
+        "                                 to say how far a change is from alerting (default\n"
+        "                                 2, 2, 3; with --stack-name, the stack's parameters)",
+    )
+    _table_options(status)
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
 def _add_history(command: Callable[..., Any]) -> None:
     history = command(
         "history",
@@ -202,6 +222,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         except ConfigError as exc:  # the function's settings, named by the error
             _error(str(exc))
             return EXIT_USAGE
+    if args.command == "status":
+        from zlb_health_tools.status import run_status
+
+        return run_status(args)
     if args.command == "history":
         from zlb_health_tools.history import run_history
 
