@@ -37,6 +37,7 @@ MODULES = {
         TOOLS / "timeline.py",
     ],
     "status": [TOOLS / "status.py", TOOLS / "awsenv.py", TOOLS / "tableref.py", TOOLS / "fleet.py"],
+    "test-alert": [TOOLS / "testalert.py", TOOLS / "awsenv.py"],
 }
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 _ENV_READERS = frozenset({"get", "setdefault", "getenv", "pop"})
@@ -99,12 +100,13 @@ def test_the_scan_sees_environment_reads() -> None:
     assert env_vars_read(TOOLS / "awsenv.py") >= {"AWS_REGION", "AWS_DEFAULT_REGION"}
     assert env_vars_read(TOOLS / "tableref.py") == {"TABLE_NAME"}
     assert env_vars_read(TOOLS / "status.py") >= {"FAILURE_THRESHOLD", "RECOVERY_THRESHOLD"}
+    assert env_vars_read(TOOLS / "testalert.py") >= {"TOPIC_ARN", "STACK_NAME"}
     assert "ZENLAYER_API_TOKEN" in env_vars_read(TOOLS / "check.py")
 
 
 def test_json_on_every_command_that_prints_records() -> None:
-    """check, status and history print data; emulator (a server log) and demo (a story) do
-    not."""
+    """check, status and history print data; emulator (a server log), demo (a story) and
+    test-alert (what it sent) do not."""
     for command, parser in subparsers().items():
         options = {s for a in parser._actions for s in a.option_strings}
         assert ("--json" in options) == (command in {"check", "history", "status"}), command
@@ -127,6 +129,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         ["history", "--bogus"],
         ["status", "--table-name", "t", "--stack-name", "s"],  # one or the other
         ["history", "--load-balancer-id", "lb", "--table-name", "t", "--stack-name", "s"],
+        ["test-alert", "--severity", "loud"],
     ],
 )
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    for add in (_add_check, _add_emulator, _add_demo, _add_status, _add_history):
+    for add in (_add_check, _add_emulator, _add_demo, _add_status, _add_test_alert, _add_history):
         add(command)
     return parser
 
@@ -171,6 +171,37 @@ def _add_status(command: Callable[..., Any]) -> None:
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
+def _add_test_alert(command: Callable[..., Any]) -> None:
+    alert = command(
+        "test-alert",
+        "send one test message through the stack's topic (after a deployment)",
+        "Publish one clearly marked TEST message to the stack's SNS topic, with the email, SMS "
+        "and JSON renditions of a real alert and message attribute event_type=test, so that "
+        "every subscriber sees it arrive before a real outage does. Nothing is read or "
+        "written in the table.",
+        "  TOPIC_ARN                      the stack's topic (or --topic-arn, or --stack-name)\n"
+        "  STACK_NAME                     the stack the message names when --stack-name is not\n"
+        "                                 given (default zlb-health, as the function's own)\n"
+        "  AWS_REGION, AWS_DEFAULT_REGION the stack's region, for --stack-name (the message goes\n"
+        "                                 to the topic's own region)\n"
+        "  AWS_PROFILE, AWS_ACCESS_KEY_ID, ...  AWS credentials, the standard boto3 way\n"
+        "  AWS_ENDPOINT_URL               a local AWS instead of AWS's own endpoints",
+    )
+    alert.add_argument("--topic-arn", help="the stack's SNS topic (default: $TOPIC_ARN)")
+    alert.add_argument(
+        "--stack-name",
+        help="the deployed stack: its TopicArn output (CloudFormation DescribeStacks), and the "
+        "name the message gives",
+    )
+    alert.add_argument(
+        "--severity",
+        choices=("info", "warning", "critical"),
+        default="info",
+        help="the severity attribute (default info): test a subscription whose filter policy "
+        "takes only some severities",
+    )
+
+
 def _add_history(command: Callable[..., Any]) -> None:
     history = command(
         "history",
@@ -226,6 +257,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from zlb_health_tools.status import run_status
 
         return run_status(args)
+    if args.command == "test-alert":
+        from zlb_health_tools.testalert import run_test_alert
+
+        return run_test_alert(args)
     if args.command == "history":
         from zlb_health_tools.history import run_history
 
