@@ -23,7 +23,7 @@ from zlb_health_tools.stack import LocalStack
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ("check", "emulator", "demo", "history")
+COMMANDS = ("check", "emulator", "demo", "history", "status", "test-alert")
 
 
 def base_env(tmp: Path, **extra: str) -> dict[str, str]:

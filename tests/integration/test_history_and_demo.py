@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -83,8 +84,9 @@ def test_history_names_what_is_wrong() -> None:
     assert "--since" in err.getvalue()
 
 
-def test_the_demo_shows_the_whole_story() -> None:
-    """What `make run` prints: each scripted event, as subscribers receive it, then history."""
+@pytest.fixture(scope="module")
+def demo_output() -> str:
+    """What `make run` prints (one run of the demo for the tests below)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENLAYER_", "AWS_"))}
     result = subprocess.run(
         [sys.executable, "-m", "zlb_health_tools.cli", "demo"],
@@ -96,7 +98,12 @@ def test_the_demo_shows_the_whole_story() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    out = result.stdout
+    return result.stdout
+
+
+def test_the_demo_shows_the_whole_story(demo_output: str) -> None:
+    """What `make run` prints: each scripted event, as subscribers receive it, then history."""
+    out = demo_output
     sms = [line.split("] ", 1)[1] for line in out.splitlines() if "[SMS, " in line]
     assert all(len(text) <= 160 and text.isascii() for text in sms)
     assert "ZLB zlb-health WARN web-frontend: DOWN 1: vm-web-2:8080" in sms  # a backend fails
@@ -112,3 +119,59 @@ def test_the_demo_shows_the_whole_story() -> None:
     assert "[EMAIL] Subject:" in out
     assert "history read back from the table:" in out
     assert "availability" in out
+
+
+def test_the_demo_tells_why_nothing_was_sent_and_adds_it_up(demo_output: str) -> None:
+    """The story around the messages: changes below their threshold, the blip that came back
+    unsent, when each backend was down, the JSON rendition once, and the totals."""
+    out = demo_output
+    cycles = out.split("\ncycle ")[1:]
+    assert len(cycles) == 17
+    # Cycle 2: vm-api-1's port 8001 is Dead once: nothing sent, and the demo says why.
+    assert cycles[1].endswith(
+        "  notifications: none\n"
+        "  below threshold, not sent yet:\n"
+        "    api-gateway: vm-api-1:8001 Dead, 1 of 2 before alerting\n\n" + "-" * 78
+    )
+    assert "    api-gateway: API calls failing, 2 of 3 before monitoring degraded\n" in cycles[4]
+    # Cycle 9 sees vm-web-3:8443 Dead once; cycle 10 sees it Alive: a blip, never sent.
+    assert "    web-frontend: vm-web-3:8443 Dead, 1 of 2 before alerting\n" in cycles[8]
+    assert (
+        "  blip, suppressed: web-frontend: vm-web-3:8443 was Dead for 1 run (threshold 2), "
+        "Alive again\n"
+    ) in cycles[9]
+    assert "vm-web-3:8443" not in "".join(line for line in out.splitlines() if "[SMS, " in line)
+    assert out.count("[JSON, as SQS, Lambda and HTTP subscribers get it; shown once]") == 1
+    assert '  |   "schemaVersion": 1,\n' in cycles[2]  # with the first message
+    assert "  lsn-web-https/vm-web-3/8443  |........#........|" in out  # when, in the history
+    totals = out[out.index("totals after 17 runs:") :].splitlines()
+    assert totals[1:4] == [
+        "  messages sent: 11 (1 critical, 5 warning, 5 info)",
+        "  blips suppressed: 1 (changes that came back before their threshold: nothing sent)",
+        "  held back by maintenance: 3 changes (told once, when it ended)",
+    ]
+    assert re.fullmatch(r"  elapsed: \d+\.\d s", totals[4])
+    assert out.endswith("done: 17 runs. Next: `make test`, or deploy (README).\n")
+
+
+def test_the_demo_shows_a_maintenance_window(demo_output: str) -> None:
+    """Cycles 11-14 are under a silence of lb-web's http listener: its changes are held back
+    and recorded; cycle 15 tells once what the maintenance left (vm-web-2 still down); the
+    history shows the window as maintenance, out of the availability figures."""
+    out = demo_output
+    cycles = out.split("\ncycle ")[1:]
+    silence_id = re.search(r"maintenance: silence (sil-[0-9a-f]+) on web-frontend", out)
+    assert silence_id is not None
+    held = f"  held back by maintenance {silence_id.group(1)} (recorded, not sent): web-frontend: "
+    assert [held + "1 backend down.\n" in c for c in cycles[11:13]] == [True, True]
+    assert held + "1 backend recovered.\n" in cycles[13]
+    assert not any(held in c for c in cycles[:11] + cycles[14:])
+    sms = [line.split("] ", 1)[1] for line in out.splitlines() if "[SMS, " in line]
+    ended = "ZLB zlb-health WARN web-frontend: maintenance ended. Still DOWN 1: vm-web-2:8080"
+    assert [text for text in sms if "maintenance" in text] == [ended]
+    assert ended in cycles[14]
+    assert "vm-web-1 port 8080 on listener web-http: down and back" in cycles[14]  # email only
+    assert "vm-web-1" not in ended
+    assert "ZLB zlb-health INFO web-frontend: UP 1: vm-web-2:8080" in cycles[16]
+    assert "  lsn-web-http/vm-web-2/8080   |..####....mmmm#..|" in out
+    assert "maintenance: 12 observations under a silence" in out

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 UV = REPO / ".venv-uv" / "bin" / "uv"
-COMMANDS = ("check", "emulator", "demo", "history")
+COMMANDS = ("check", "emulator", "demo", "history", "status", "test-alert")
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*==[^ \\]+(?: ; [^\\]+?)?)\s*\\?$")
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 

@@ -60,23 +60,20 @@ def delivered(batches: list[list[dict[str, Any]]]) -> list[tuple[int, str, list[
     ]
 
 
-def history_events(r: HandlerRig) -> list[dict[str, Any]]:
-    args = cli.build_parser().parse_args(
-        [
-            "history",
-            "--load-balancer-id",
-            "lb-1",
-            "--since",
-            tick_time(0),
-            "--json",
-            "--until",
-            tick_time(60),
-        ]
-    )
+def history(r: HandlerRig) -> dict[str, Any]:
+    """`zlb-health history --json` of lb-1 over the rig's first hour."""
+    argv = ["history", "--load-balancer-id", "lb-1", "--json"]
+    argv += ["--since", tick_time(0), "--until", tick_time(60)]
+    args = cli.build_parser().parse_args(argv)
     out, err = io.StringIO(), io.StringIO()
     env = {**os.environ, "TABLE_NAME": r.stack.table_name}
     assert run_history(args, env=env, out=out, err=err) == 0, err.getvalue()
-    events: list[dict[str, Any]] = json.loads(out.getvalue())["events"]
+    document: dict[str, Any] = json.loads(out.getvalue())
+    return document
+
+
+def history_events(r: HandlerRig) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = history(r)["events"]
     return events
 
 
@@ -142,6 +139,10 @@ def test_a_silence_holds_back_exactly_what_it_matches_and_its_end_says_what_is_l
         (held, "vm-1")
     ]
     assert listed(r)[held]["matched"] == 1
+    # vm-1: ticks 0-5 under the silence (maintenance), then Dead 6-9 and Alive 10-12.
+    (vm1,) = [a for a in history(r)["availability"] if a["backend"] == "lsn-a/vm-1/80"]
+    assert (vm1["maintenance"], vm1["dead"], vm1["alive"]) == (6, 4, 3)
+    assert vm1["percent"] == pytest.approx(300 / 7)
 
 
 def test_a_window_that_ends_with_all_well_says_nothing(rig: Rig) -> None:

@@ -151,10 +151,10 @@ def test_the_installed_command_refuses_bad_input_with_one_line_and_exit_2(
     assert silence_items(stack) == []
 
 
-def test_stack_name_finds_no_such_stack_as_a_usage_error(stack: LocalStack) -> None:
+def test_stack_name_of_no_such_stack_is_a_one_line_failure(stack: LocalStack) -> None:
     args = cli.build_parser().parse_args(["silence", "list", "--stack-name", "no-such-stack"])
     err = io.StringIO()
     env = {k: v for k, v in os.environ.items() if k != "TABLE_NAME"}
-    assert run_silence(args, env=env, out=io.StringIO(), err=err) == 2
-    assert err.getvalue().startswith("error: --stack-name:")
-    assert "no-such-stack" in err.getvalue()
+    assert run_silence(args, env=env, out=io.StringIO(), err=err) == 1
+    assert err.getvalue().startswith("error: looking up stack no-such-stack in ")
+    assert err.getvalue().count("\n") == 1

@@ -34,8 +34,15 @@ MODULES = {
     ],
     "emulator": [TOOLS / "emulator" / "server.py"],
     "demo": [TOOLS / "demo.py"],
-    "history": [TOOLS / "history.py"],
-    "silence": [TOOLS / "silence.py", TOOLS / "awsenv.py"],
+    "history": [
+        TOOLS / "history.py",
+        TOOLS / "awsenv.py",
+        TOOLS / "tableref.py",
+        TOOLS / "timeline.py",
+    ],
+    "status": [TOOLS / "status.py", TOOLS / "awsenv.py", TOOLS / "tableref.py", TOOLS / "fleet.py"],
+    "test-alert": [TOOLS / "testalert.py", TOOLS / "awsenv.py"],
+    "silence": [TOOLS / "silence.py", TOOLS / "awsenv.py", TOOLS / "tableref.py"],
 }
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 _ENV_READERS = frozenset({"get", "setdefault", "getenv", "pop"})
@@ -101,17 +108,20 @@ def test_help_names_every_environment_variable_the_command_reads(command: str) -
 
 
 def test_the_scan_sees_environment_reads() -> None:
-    assert env_vars_read(TOOLS / "history.py") >= {"TABLE_NAME", "AWS_REGION"}
+    assert env_vars_read(TOOLS / "awsenv.py") >= {"AWS_REGION", "AWS_DEFAULT_REGION"}
+    assert env_vars_read(TOOLS / "tableref.py") == {"TABLE_NAME"}
+    assert env_vars_read(TOOLS / "status.py") >= {"FAILURE_THRESHOLD", "RECOVERY_THRESHOLD"}
+    assert env_vars_read(TOOLS / "testalert.py") >= {"TOPIC_ARN", "STACK_NAME"}
     assert "ZENLAYER_API_ENDPOINT" in env_vars_read(TOOLS / "check.py")
     assert "ZENLAYER_API_TOKEN" in env_vars_read(MODULES["check"][1])
 
 
 def test_json_on_every_command_that_prints_records() -> None:
-    """check, history and silence add/list print data; emulator (a server log) and demo (a
-    story) do not."""
+    """check, status, history and silence add/list print data; emulator (a server log), demo
+    (a story) and test-alert (what it sent) do not."""
     for command, parser in subparsers().items():
         options = {s for a in parser._actions for s in a.option_strings}
-        assert ("--json" in options) == (command in {"check", "history"}), command
+        assert ("--json" in options) == (command in {"check", "history", "status"}), command
     for action in ("add", "list"):  # silence's own subcommands print records
         options = {s for a in silence_actions()[action]._actions for s in a.option_strings}
         assert "--json" in options, action
@@ -126,7 +136,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["nope"], ["check"], ["check", "--load-balancer-id"], ["history", "--bogus"]],
+    [
+        [],
+        ["nope"],
+        ["check"],
+        ["check", "--load-balancer-id"],
+        ["history", "--bogus"],
+        ["status", "--table-name", "t", "--stack-name", "s"],  # one or the other
+        ["history", "--load-balancer-id", "lb", "--table-name", "t", "--stack-name", "s"],
+        ["test-alert", "--severity", "loud"],
+    ],
 )
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:

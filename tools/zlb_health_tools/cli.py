@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -32,6 +32,23 @@ LOCAL_EXTRA_HINT = "pip install 'zlb-health[local]'"
 _CREDENTIALS_ENV = """\
   ZENLAYER_ACCESS_KEY_ID, ZENLAYER_ACCESS_KEY_PASSWORD  an access key (signed requests)
   ZENLAYER_API_TOKEN             or a personal access token (Bearer)"""
+
+
+_TABLE_ENV = (
+    "  TABLE_NAME                     the stack's table (or --table-name, or --stack-name)\n"
+    "  AWS_REGION, AWS_DEFAULT_REGION the table's region (or the AWS profile's)\n"
+    "  AWS_PROFILE, AWS_ACCESS_KEY_ID, ...  AWS credentials, the standard boto3 way\n"
+    "  AWS_ENDPOINT_URL               a local AWS instead of AWS's own endpoints"
+)
+
+
+def _table_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--table-name", help="the stack's DynamoDB table (default: $TABLE_NAME)")
+    where.add_argument(
+        "--stack-name",
+        help="the deployed stack: its TableName output (CloudFormation DescribeStacks)",
+    )
 
 
 def package_version() -> str:
@@ -65,6 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
+    for add in (
+        _add_check,
+        _add_emulator,
+        _add_demo,
+        _add_status,
+        _add_test_alert,
+        _add_history,
+        _add_silence,
+    ):
+        add(command)
+    return parser
+
+
+def _add_check(command: Callable[..., Any]) -> None:
     check = command(
         "check",
         "one live DescribeBackendHealth call, printed as a table",
@@ -79,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--listener-id", help="only this listener's backends (default: all)")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+
+def _add_emulator(command: Callable[..., Any]) -> None:
     emulator = command(
         "emulator",
         "serve the local Zenlayer API emulator",
@@ -98,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="advance the scenario timeline one step every N seconds (0: only on request)",
     )
 
+
+def _add_demo(command: Callable[..., Any]) -> None:
     demo = command(
         "demo",
         "run the scheduled job locally for a few cycles (make run)",
@@ -123,23 +158,78 @@ def build_parser() -> argparse.ArgumentParser:
         "the nearest parent that has one)",
     )
 
-    history = command(
-        "history",
-        "read snapshots and transitions back from the table",
-        "Read one load balancer's snapshots and notifications from the stack's DynamoDB table "
-        "and print availability per backend and the transitions in a time window.",
-        "  TABLE_NAME                     the stack's table (or --table-name)\n"
-        "  AWS_REGION, AWS_DEFAULT_REGION the table's region (or the AWS profile's)\n"
+
+def _add_status(command: Callable[..., Any]) -> None:
+    status = command(
+        "status",
+        "the fleet now, from the table; exit 1 when something is unhealthy",
+        "Read every watched load balancer's latest state from the stack's DynamoDB table (one "
+        "query on its LATEST index) and discovery's own: each load balancer with what is down "
+        "and since when, critical listeners first, monitoring, changes about to alert, "
+        "notifications not delivered yet, active maintenance silences. Exit 0 when all is "
+        "healthy, 1 when a backend is down, a listener has no healthy backend or monitoring is "
+        "degraded (or the table could not be read), 2 for a usage error: usable from scripts "
+        "and cron.",
+        _TABLE_ENV + "\n"
+        "  FAILURE_THRESHOLD, RECOVERY_THRESHOLD, MONITOR_FAILURE_THRESHOLD\n"
+        "                                 to say how far a change is from alerting (default\n"
+        "                                 2, 2, 3; with --stack-name, the stack's parameters)",
+    )
+    _table_options(status)
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _add_test_alert(command: Callable[..., Any]) -> None:
+    alert = command(
+        "test-alert",
+        "send one test message through the stack's topic (after a deployment)",
+        "Publish one clearly marked TEST message to the stack's SNS topic, with the email, SMS "
+        "and JSON renditions of a real alert and message attribute event_type=test, so that "
+        "every subscriber sees it arrive before a real outage does. Nothing is read or "
+        "written in the table.",
+        "  TOPIC_ARN                      the stack's topic (or --topic-arn, or --stack-name)\n"
+        "  STACK_NAME                     the stack the message names when --stack-name is not\n"
+        "                                 given (default zlb-health, as the function's own)\n"
+        "  AWS_REGION, AWS_DEFAULT_REGION the stack's region, for --stack-name (the message goes\n"
+        "                                 to the topic's own region)\n"
         "  AWS_PROFILE, AWS_ACCESS_KEY_ID, ...  AWS credentials, the standard boto3 way\n"
         "  AWS_ENDPOINT_URL               a local AWS instead of AWS's own endpoints",
+    )
+    alert.add_argument("--topic-arn", help="the stack's SNS topic (default: $TOPIC_ARN)")
+    alert.add_argument(
+        "--stack-name",
+        help="the deployed stack: its TopicArn output (CloudFormation DescribeStacks), and the "
+        "name the message gives",
+    )
+    alert.add_argument(
+        "--severity",
+        choices=("info", "warning", "critical"),
+        default="info",
+        help="the severity attribute (default info): test a subscription whose filter policy "
+        "takes only some severities",
+    )
+
+
+def _add_history(command: Callable[..., Any]) -> None:
+    history = command(
+        "history",
+        "per backend: a timeline, availability and what was sent, from the table",
+        "Read one load balancer's snapshots and notifications from the stack's DynamoDB table "
+        "and print, per listener and backend, a timeline strip over the window (one character "
+        "per time bucket: when it was down, not only how long), availability and the "
+        "notifications sent. Colour on a terminal (not with NO_COLOR); progress on stderr "
+        "while a long window is read.",
+        _TABLE_ENV + "\n  NO_COLOR                       set: no colour on a terminal either",
     )
     history.add_argument("--load-balancer-id", required=True, help="the load balancer to read")
     history.add_argument("--backend", help="listenerId/instanceId-or-ip/port of one backend")
     history.add_argument("--since", default="24h", help="window: 90m, 24h, 7d or an ISO time")
     history.add_argument("--until", help="end of the window (ISO time, default now)")
-    history.add_argument("--table-name", help="the stack's DynamoDB table (default: $TABLE_NAME)")
+    _table_options(history)
     history.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+
+def _add_silence(command: Callable[..., Any]) -> None:
     from zlb_health_tools import silence as silence_module  # argparse only: no AWS imports
 
     silence = command(
@@ -149,10 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
         "is still observed and recorded, its alerts are held back, and one maintenance_ended "
         "message says at the end what is unhealthy and what changed. Recurring windows "
         "(--cron) and acknowledgements (--until-healthy) too.",
-        silence_module.ENVIRONMENT,
+        _TABLE_ENV
+        + "\n  USER                           the author when --author is not given and AWS "
+        "cannot say",
     )
-    silence_module.add_arguments(silence)
-    return parser
+    silence_module.add_arguments(silence, _table_options)
 
 
 def missing_modules(modules: Sequence[str]) -> list[str]:
@@ -187,6 +278,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         except ConfigError as exc:  # the function's settings, named by the error
             _error(str(exc))
             return EXIT_USAGE
+    if args.command == "status":
+        from zlb_health_tools.status import run_status
+
+        return run_status(args)
+    if args.command == "test-alert":
+        from zlb_health_tools.testalert import run_test_alert
+
+        return run_test_alert(args)
     if args.command == "history":
         from zlb_health_tools.history import run_history
 

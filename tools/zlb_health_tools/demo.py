@@ -17,11 +17,15 @@ import os
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
+from zlb_health.config import Thresholds
+from zlb_health.engine.state import FLEET_ID
+from zlb_health_tools.fleet import Held, blips, held_back
 from zlb_health_tools.localaws import LocalAws
 from zlb_health_tools.stack import LocalStack, create_local_stack, drain_queue, subscribe_queue
 from zlb_health_tools.template import TemplateError, load_template, schedule_input
@@ -29,6 +33,9 @@ from zlb_health_tools.template import TemplateError, load_template, schedule_inp
 REAL_API_INTERVAL_SECONDS = 60.0
 LAMBDA_TIMEOUT_SECONDS = 50.0
 RULE = "-" * 78
+
+if TYPE_CHECKING:
+    from zlb_health.adapters.store import HealthStore, StoredState
 
 
 def real_credentials_in(env: Mapping[str, str]) -> bool:
@@ -128,15 +135,19 @@ def print_fleet(out: TextIO, store: Any, lb_ids: list[str], tick: datetime) -> N
             out.write(f"      {listener}: " + ", ".join(backends) + "\n")
 
 
-def print_messages(out: TextIO, published: list[dict[str, Any]], delivered: int) -> None:
+def print_messages(
+    out: TextIO, published: list[dict[str, Any]], delivered: int, *, show_json: bool = False
+) -> bool:
+    """Each message as email and SMS subscribers get it; with `show_json`, the first one's JSON
+    rendition (SQS, Lambda, HTTP subscribers) too. Returns whether the JSON was shown."""
     if not published:
         out.write("  notifications: none\n")
-        return
+        return False
     out.write(
         f"  notifications: {len(published)} published "
         f"({delivered} seen by the SQS test subscriber)\n"
     )
-    for message in published:
+    for index, message in enumerate(published):
         attrs = message["attributes"]
         out.write(
             f"\n  >> SNS message  event_type={attrs['event_type']} "
@@ -146,6 +157,88 @@ def print_messages(out: TextIO, published: list[dict[str, Any]], delivered: int)
         out.write(f"  [EMAIL] Subject: {message['subject']}\n")
         for line in message["email"].splitlines():
             out.write(f"  | {line}\n")
+        if show_json and index == 0:  # every message has one; once is enough to see it
+            out.write("  [JSON, as SQS, Lambda and HTTP subscribers get it; shown once]\n")
+            for line in json.dumps(json.loads(message["default"]), indent=2).splitlines():
+                out.write(f"  | {line}\n")
+    return show_json
+
+
+@dataclass
+class Story:
+    """What the cycles add up to: changes held below their threshold (why nothing was sent),
+    blips (held changes that came back, never sent), and the totals at the end."""
+
+    thresholds: Thresholds
+    clock: Callable[[], float] = time.monotonic
+    held: list[Held] = field(default_factory=list)
+    blips: int = 0
+    silenced: int = 0  # changes a maintenance silence held back
+    severities: Counter[str] = field(default_factory=Counter)
+    json_shown: bool = False
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def messages(self, published: list[dict[str, Any]]) -> None:
+        self.severities.update(m["attributes"]["severity"] for m in published)
+
+    def maintenance(
+        self, out: TextIO, store: HealthStore, lb_ids: list[str], tick: datetime
+    ) -> None:
+        """What a silence held back in this run: recorded in the history, not sent."""
+        for lb_id in lb_ids:
+            for event in store.events(lb_id, tick, tick):
+                if event.silenced_by is None:
+                    continue
+                self.silenced += len(event.transitions) + len(event.monitor_events)
+                out.write(
+                    f"  held back by maintenance {event.silenced_by} (recorded, not sent): "
+                    f"{event.summary}\n"
+                )
+
+    def cycle(self, out: TextIO, states: list[StoredState]) -> None:
+        """Say what is held back now, and which held changes came back (suppressed)."""
+        came_back = blips(self.held, states)
+        self.blips += len(came_back)
+        self.held = [h for stored in states for h in held_back(stored, self.thresholds)]
+        if self.held:
+            out.write("  below threshold, not sent yet:\n")
+        for held in self.held:
+            out.write(f"    {_subject(held)}: {held.sentence()}\n")
+        for held in came_back:
+            out.write(f"  blip, suppressed: {_subject(held)}: {_came_back(held)}\n")
+
+    def totals(self, out: TextIO, runs: int) -> None:
+        sent = sum(self.severities.values())
+        by_severity = ", ".join(
+            f"{self.severities[s]} {s}" for s in ("critical", "warning", "info")
+        )
+        out.write(
+            f"totals after {runs} runs:\n"
+            f"  messages sent: {sent} ({by_severity})\n"
+            f"  blips suppressed: {self.blips} (changes that came back before their threshold: "
+            "nothing sent)\n"
+            f"  held back by maintenance: {self.silenced} changes (told once, when it ended)\n"
+            f"  elapsed: {self.clock() - self.started:.1f} s\n"
+        )
+
+
+def _subject(held: Held) -> str:
+    if held.load_balancer_id == FLEET_ID:
+        return "discovery"
+    return held.load_balancer_name or held.load_balancer_id
+
+
+def _came_back(held: Held) -> str:
+    runs = f"{held.count} run{'s' if held.count > 1 else ''}"
+    if held.kind == "down":
+        return f"{held.what} was Dead for {runs} (threshold {held.threshold}), Alive again"
+    if held.kind == "recovery":
+        return f"{held.what} was Alive for {runs} (threshold {held.threshold}), Dead again"
+    scope = f"{held.what}: " if held.what else ""
+    return f"{scope}API calls failed {runs} (threshold {held.threshold}), working again"
 
 
 def run_demo(
@@ -187,57 +280,23 @@ def _run(  # noqa: PLR0917
     schedule: Mapping[str, Any],
     emulator: Any,
 ) -> int:
-    env = os.environ
-    env.update(stack.function_env())
-    env.setdefault("FAILURE_THRESHOLD", "2")
-    env.setdefault("RECOVERY_THRESHOLD", "2")
-    env.setdefault("MONITOR_FAILURE_THRESHOLD", "3")
-    if emulator is not None:
-        from zlb_health_tools.emulator.server import DEMO_ACCESS_KEY
-
-        env["ZENLAYER_API_ENDPOINT"] = emulator.url
-        env["ZENLAYER_ACCESS_KEY_ID"] = DEMO_ACCESS_KEY.access_key_id
-        env["ZENLAYER_ACCESS_KEY_PASSWORD"] = DEMO_ACCESS_KEY.access_key_password
-        cycles = args.cycles or emulator.scenario.steps
-        source = f"the Zenlayer API emulator at {emulator.url} (demo fleet)"
-    else:
-        cycles = args.cycles or 3
-        source = (
-            f"the REAL Zenlayer API at {env.get('ZENLAYER_API_ENDPOINT') or 'console.zenlayer.com'}"
-        )
-
+    cycles, source = _configure(args, stack, emulator)
     from zlb_health import handler
-    from zlb_health.adapters.publisher import SnsPublisher
 
     published: list[dict[str, Any]] = []
-
-    class RecordingPublisher(SnsPublisher):
-        """Keeps a copy of exactly what is handed to SNS, to show it on the terminal."""
-
-        def publish(
-            self, *, subject: str, message: Mapping[str, str], attributes: Mapping[str, str]
-        ) -> str:
-            message_id = super().publish(subject=subject, message=message, attributes=attributes)
-            published.append({"subject": subject, **message, "attributes": dict(attributes)})
-            return message_id
-
-    runtime = handler.build_runtime(env)
-    runtime.publisher = RecordingPublisher(runtime.config.topic_arn)
+    runtime = handler.build_runtime(os.environ)
+    runtime.publisher = _recording_publisher(runtime.config.topic_arn, published)
     handler._runtime = runtime
+    story = Story(runtime.config.thresholds)
 
-    out.write(
-        f"zlb-health demo: {cycles} scheduled runs of the real Lambda handler\n"
-        f"  API:   {source}\n"
-        f"  AWS:   local moto server at {stack.endpoint_url} (table {stack.table_name}, "
-        f"topic {stack.topic_arn.rsplit(':', 1)[-1]})\n"
-        f"  rules: FAILURE_THRESHOLD={runtime.config.thresholds.failure} "
-        f"RECOVERY_THRESHOLD={runtime.config.thresholds.recovery} "
-        f"MONITOR_FAILURE_THRESHOLD={runtime.config.thresholds.monitor_failure}\n"
-    )
+    _print_header(out, cycles, source, stack, runtime.config.thresholds)
     # Each cycle is one scheduled tick: a minute apart on the schedule's clock, as in AWS, even
     # though the emulator lets the demo run them back to back (observations are dated by tick).
     first_tick = datetime.now(UTC).replace(second=0, microsecond=0)
+    if emulator is not None:
+        _schedule_maintenance(out, stack, first_tick)
     lb_ids: list[str] = []
+    tick = first_tick
     for cycle in range(1, cycles + 1):
         published.clear()
         step = f" (emulator step {emulator.step})" if emulator is not None else ""
@@ -257,23 +316,123 @@ def _run(  # noqa: PLR0917
                 f"  not checked this run: failed {summary['failed']}, "
                 f"skipped {summary['skipped']}\n"
             )
-        print_messages(out, published, len(drain_queue(stack, queue_url)))
+        delivered = len(drain_queue(stack, queue_url))
+        story.json_shown |= print_messages(
+            out, published, delivered, show_json=not story.json_shown
+        )
+        story.messages(published)
+        story.maintenance(out, runtime.store, lb_ids, tick)
+        story.cycle(out, [*runtime.store.latest_states(), _fleet(runtime.store)])
         if emulator is not None:
             emulator.advance()
         elif cycle < cycles:
             time.sleep(REAL_API_INTERVAL_SECONDS)
 
-    out.write(f"\n{RULE}\nhistory read back from the table:\n")
-    from zlb_health_tools.history import render_history
+    _print_history(out, runtime.store, lb_ids, (first_tick - timedelta(minutes=1), tick))
+    out.write(f"\n{RULE}\n")
+    story.totals(out, cycles)
+    out.write(f"\n{RULE}\ndone: {cycles} runs. Next: `make test`, or deploy (README).\n")
+    return 0
 
-    started, end = first_tick - timedelta(minutes=1), tick + timedelta(minutes=1)
+
+# The demo fleet's maintenance (emulator/demo.py, steps 10-13): lb-web's http listener.
+MAINTENANCE_STEPS: Final = (10, 14)
+
+
+def _schedule_maintenance(out: TextIO, stack: LocalStack, first_tick: datetime) -> None:
+    """Add the silence the demo story needs, with the real command (`zlb-health silence add`)."""
+    from zlb_health_tools import cli
+    from zlb_health_tools.silence import run_silence
+
+    starts, ends = (first_tick + timedelta(minutes=step) for step in MAINTENANCE_STEPS)
+    argv = ["silence", "add", "--load-balancer-id", "lb-web", "--listener-id", "lsn-web-http"]
+    argv += ["--from", f"{starts:%Y-%m-%dT%H:%M:%SZ}", "--until", f"{ends:%Y-%m-%dT%H:%M:%SZ}"]
+    argv += ["--comment", "rolling restart of web-http", "--author", "demo"]
+    added, err = io.StringIO(), io.StringIO()
+    env = {**os.environ, "TABLE_NAME": stack.table_name}
+    if run_silence(cli.build_parser().parse_args(argv), env=env, out=added, err=err) != 0:
+        raise RuntimeError(f"the demo's silence was refused: {err.getvalue().strip()}")
+    first, last = MAINTENANCE_STEPS[0] + 1, MAINTENANCE_STEPS[1]
+    out.write(
+        f"  maintenance: silence {added.getvalue().strip()} on web-frontend's lsn-web-http for "
+        f"cycles {first}-{last} ({starts:%H:%M}-{ends:%H:%M} UTC), added with\n"
+        f"         zlb-health {' '.join(_quoted(a) for a in argv)}\n"
+    )
+
+
+def _quoted(arg: str) -> str:
+    return f"'{arg}'" if " " in arg else arg
+
+
+def _configure(args: argparse.Namespace, stack: LocalStack, emulator: Any) -> tuple[int, str]:
+    """The function's environment for this demo: (cycles to run, where the API is)."""
+    env = os.environ
+    env.update(stack.function_env())
+    env.setdefault("FAILURE_THRESHOLD", "2")
+    env.setdefault("RECOVERY_THRESHOLD", "2")
+    env.setdefault("MONITOR_FAILURE_THRESHOLD", "3")
+    if emulator is None:
+        endpoint = env.get("ZENLAYER_API_ENDPOINT") or "console.zenlayer.com"
+        return args.cycles or 3, f"the REAL Zenlayer API at {endpoint}"
+    from zlb_health_tools.emulator.server import DEMO_ACCESS_KEY
+
+    env["ZENLAYER_API_ENDPOINT"] = emulator.url
+    env["ZENLAYER_ACCESS_KEY_ID"] = DEMO_ACCESS_KEY.access_key_id
+    env["ZENLAYER_ACCESS_KEY_PASSWORD"] = DEMO_ACCESS_KEY.access_key_password
+    source = f"the Zenlayer API emulator at {emulator.url} (demo fleet)"
+    return args.cycles or emulator.scenario.steps, source
+
+
+def _recording_publisher(topic_arn: str, published: list[dict[str, Any]]) -> Any:
+    from zlb_health.adapters.publisher import SnsPublisher
+
+    class RecordingPublisher(SnsPublisher):
+        """Keeps a copy of exactly what is handed to SNS, to show it on the terminal."""
+
+        def publish(
+            self, *, subject: str, message: Mapping[str, str], attributes: Mapping[str, str]
+        ) -> str:
+            message_id = super().publish(subject=subject, message=message, attributes=attributes)
+            published.append({"subject": subject, **message, "attributes": dict(attributes)})
+            return message_id
+
+    return RecordingPublisher(topic_arn)
+
+
+def _fleet(store: HealthStore) -> StoredState:
+    """The fleet's STATE item (discovery's monitoring), for what it holds back."""
+    return store.load_states([FLEET_ID])[FLEET_ID]
+
+
+def _print_header(
+    out: TextIO, cycles: int, source: str, stack: LocalStack, thresholds: Thresholds
+) -> None:
+    out.write(
+        f"zlb-health demo: {cycles} scheduled runs of the real Lambda handler\n"
+        f"  API:   {source}\n"
+        f"  AWS:   local moto server at {stack.endpoint_url} (table {stack.table_name}, "
+        f"topic {stack.topic_arn.rsplit(':', 1)[-1]})\n"
+        f"  rules: FAILURE_THRESHOLD={thresholds.failure} "
+        f"RECOVERY_THRESHOLD={thresholds.recovery} "
+        f"MONITOR_FAILURE_THRESHOLD={thresholds.monitor_failure}\n"
+    )
+
+
+def _print_history(
+    out: TextIO, store: HealthStore, lb_ids: list[str], ticks: tuple[datetime, datetime]
+) -> None:
+    out.write(f"\n{RULE}\nhistory read back from the table:\n")
+    from zlb_health_tools.history import Silences, render_history
+
+    started, end = ticks[0], ticks[1] + timedelta(minutes=1)
+    silences = [s for s, _matched in store.load_silences()]
     for lb_id in lb_ids:
         render_history(
             lb_id,
-            runtime.store.snapshots(lb_id, started, end),
-            runtime.store.events(lb_id, started, end),
+            store.snapshots(lb_id, started, end),
+            store.events(lb_id, started, end),
             backend=None,
             out=out,
+            legend=lb_id == lb_ids[-1],
+            silences=Silences(lb_id, [s for s in silences if s.matches_load_balancer(lb_id)]),
         )
-    out.write(f"\n{RULE}\ndone: {cycles} runs. Next: `make test`, or deploy (README).\n")
-    return 0

@@ -13,32 +13,27 @@ import os
 import re
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from zlb_health.engine.maintenance import Backend, Silence, SilenceError, parse_time
 from zlb_health.engine.state import iso, parse_iso
-from zlb_health_tools.awsenv import UsageError, caller_name, table_store
+from zlb_health_tools.awsenv import CliError, aws_failure, client
+from zlb_health_tools.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from zlb_health_tools.tableref import resolve_table
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _DURATION = re.compile(r"^(\d+)([mhdw])$")
 _UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
 DEFAULT_ACK_MAX = timedelta(hours=24)
 
-ENVIRONMENT = """\
-  TABLE_NAME                     the stack's table (or --table-name, or --stack-name)
-  AWS_REGION, AWS_DEFAULT_REGION the table's region (or the AWS profile's)
-  AWS_PROFILE, AWS_ACCESS_KEY_ID, ...  AWS credentials, the standard boto3 way
-  AWS_ENDPOINT_URL               a local AWS instead of AWS's own endpoints
-  USER                           the author when --author is not given and AWS cannot say"""
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`silence`'s own subcommands (cli.py adds the parser itself)."""
+def add_arguments(
+    parser: argparse.ArgumentParser, table_options: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """`silence`'s own subcommands (cli.py adds the parser itself, and the table options)."""
     where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--table-name", help="the stack's DynamoDB table (default: $TABLE_NAME)")
-    where.add_argument("--stack-name", help="find the table in this CloudFormation stack's outputs")
+    table_options(where)
     where.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub = parser.add_subparsers(
         dest="silence_command", required=True, metavar="ACTION", help="add, list or expire"
@@ -115,37 +110,47 @@ def run_silence(
 ) -> int:
     env = os.environ if env is None else env
     now = now or datetime.now(UTC)
-    try:
-        silence = _new_silence(args, now) if args.silence_command == "add" else None
-        store = _store(args, env)
-    except (UsageError, SilenceError) as error:
-        err.write(f"error: {error}\n")
-        return EXIT_USAGE
-    from zlb_health.adapters.store import StoreError
+    from zlb_health.adapters.store import HealthStore, StoreError  # botocore: only when run
 
     try:
+        silence = _new_silence(args, now) if args.silence_command == "add" else None
+        target = resolve_table(args, env)
+        store = HealthStore(target.table, client=client("dynamodb", target.region))
         if silence is not None:
-            author = args.author or _caller(env)
-            silence = Silence.from_dict({**silence.to_dict(), "author": author})
-            if not store.put_silence(silence):
-                err.write(f"error: a silence {silence.id} exists already\n")
-                return EXIT_FAILURE
-            out.write(json.dumps(silence.to_dict()) + "\n" if args.json else silence.id + "\n")
+            author = args.author or _caller(target.region, env)
+            _add(store, Silence.from_dict({**silence.to_dict(), "author": author}), args, out)
             return EXIT_OK
         stored = store.load_silences()
         if args.silence_command == "list":
             _list(stored, now, show_all=args.all, as_json=args.json, out=out)
             return EXIT_OK
-        return _expire(store, stored, args.id, now, as_json=args.json, out=out, err=err)
-    except StoreError as error:
+        return _expire(store, stored, args.id, now, as_json=args.json, out=out)
+    except SilenceError as error:
         err.write(f"error: {error}\n")
-        return EXIT_FAILURE
+        return EXIT_USAGE
+    except CliError as error:
+        err.write(f"error: {error}\n")
+        return error.code
+    except StoreError as error:
+        failure = aws_failure(error, f"silence {args.silence_command}")
+        err.write(f"error: {failure}\n")
+        return failure.code
+
+
+def _add(store: Any, silence: Silence, args: argparse.Namespace, out: TextIO) -> None:
+    if not store.put_silence(silence):
+        raise CliError(f"a silence {silence.id} exists already", EXIT_FAILURE)
+    out.write(json.dumps(silence.to_dict()) + "\n" if args.json else silence.id + "\n")
+
+
+def _usage(message: str) -> CliError:
+    return CliError(message, EXIT_USAGE)
 
 
 def parse_duration(raw: str, option: str) -> timedelta:
     match = _DURATION.match(raw.strip())
     if not match:
-        raise UsageError(f"{option}: expected 90m, 2h, 3d or 1w, got {raw!r}")
+        raise _usage(f"{option}: expected 90m, 2h, 3d or 1w, got {raw!r}")
     return timedelta(minutes=int(match.group(1)) * _UNIT_MINUTES[match.group(2)])
 
 
@@ -153,16 +158,16 @@ def _new_silence(args: argparse.Namespace, now: datetime) -> Silence:
     starts = parse_time(args.starts, "--from") if args.starts else now
     length = parse_duration(args.for_, "--for") if args.for_ else None
     if args.until and length:
-        raise UsageError("give --until or --for, not both")
+        raise _usage("give --until or --for, not both")
     ends = parse_time(args.until, "--until") if args.until else None
     if length is not None:
         ends = starts + length
     if args.until_healthy:
         if args.load_balancer_id.strip() == "*":
-            raise UsageError("--until-healthy: name the load balancer (not '*')")
+            raise _usage("--until-healthy: name the load balancer (not '*')")
         ends = ends or starts + DEFAULT_ACK_MAX
     if args.duration and not args.cron:
-        raise UsageError("--duration goes with --cron")
+        raise _usage("--duration goes with --cron")
     duration = parse_duration(args.duration, "--duration") if args.duration else None
     return Silence(
         id=f"sil-{uuid.uuid4().hex[:8]}",
@@ -181,13 +186,15 @@ def _new_silence(args: argparse.Namespace, now: datetime) -> Silence:
     )
 
 
-def _store(args: argparse.Namespace, env: Mapping[str, str]) -> Any:
-    return table_store(table=args.table_name, stack=args.stack_name, env=env)
-
-
-def _caller(env: Mapping[str, str]) -> str:
+def _caller(region: str, env: Mapping[str, str]) -> str:
     """The AWS identity's name (the last part of its ARN), else the login name."""
-    return caller_name(env) or env.get("USER", "") or "unknown"
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        arn = str(client("sts", region).get_caller_identity()["Arn"])
+    except (BotoCoreError, ClientError, CliError):
+        return env.get("USER", "") or "unknown"
+    return arn.rsplit("/", 1)[-1] or arn
 
 
 def _state(s: Silence, now: datetime) -> str:
@@ -242,18 +249,15 @@ def _expire(
     *,
     as_json: bool,
     out: TextIO,
-    err: TextIO,
 ) -> int:
     found = [s for s, _ in stored if s.id == silence_id]
     if not found:
-        err.write(f"error: no silence {silence_id!r} (silence list --all shows them)\n")
-        return EXIT_FAILURE
+        raise CliError(f"no silence {silence_id!r} (silence list --all shows them)", EXIT_FAILURE)
     expired_at = found[0].expired_at
     if expired_at is None or parse_iso(expired_at) > now:
         expired_at = iso(now)
         if not store.expire_silence(found[0], expired_at):
-            err.write(f"error: silence {silence_id!r} is gone, or ended meanwhile\n")
-            return EXIT_FAILURE
+            raise CliError(f"silence {silence_id!r} is gone, or ended meanwhile", EXIT_FAILURE)
     if as_json:
         out.write(json.dumps({"id": silence_id, "expiredAt": expired_at}) + "\n")
     else:

@@ -22,10 +22,22 @@ RECOVERY_THRESHOLD=2, MONITOR_FAILURE_THRESHOLD=3: a state must be seen twice to
 |      |                                                           |   port 8001 up (info)         |
 | 8    | lb-web vm-web-3 Dead on https for this one step only      | lb-db recovered (info)        |
 | 9    | vm-web-3 Alive again: the blip never reaches the          |                               |
-|      | threshold, so no alert; the state equals step 0           |                               |
+|      | threshold, so no alert                                    |                               |
+| 10   | maintenance of lb-web's lsn-web-http (`make run` adds a   |                               |
+|      | silence for steps 10-13): vm-web-1 Dead (restarting)      |                               |
+| 11   | vm-web-2 Dead too                                         | vm-web-1 down: held back      |
+| 12   | vm-web-1 Alive again                                      | vm-web-2 down: held back      |
+| 13   | (vm-web-2 stays Dead)                                     | vm-web-1 recovered: held back |
+| 14   | the window is over                                        | lb-web maintenance_ended:     |
+|      |                                                           |   vm-web-2 still down         |
+|      |                                                           |   (warning); vm-web-1's down  |
+|      |                                                           |   and back in the email only  |
+| 15   | vm-web-2 Alive                                            |                               |
+| 16   | the state equals step 0                                   | lb-web vm-web-2 up (info)     |
 
-After step 9 the timeline loops (`afterTimeline: loop`), so the standalone emulator replays
-the story for ever; step 9 and step 0 are identical, so the loop is seamless.
+After step 16 the timeline loops (`afterTimeline: loop`), so the standalone emulator replays
+the story for ever; step 16 and step 0 are identical, so the loop is seamless. The silence lives
+in the table, not in the emulator: a standalone emulator replays steps 10-15 as ordinary alerts.
 """
 
 from __future__ import annotations
