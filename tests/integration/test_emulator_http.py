@@ -487,8 +487,13 @@ def test_demo_timeline(emulator: Emulator, signed_post: Post) -> None:
     emulator.advance()  # step 6: API back
     assert health("lb-api")[("lsn-api-tcp", "vm-api-1")]["healthStatus"] == "Alive"
 
-    emulator.advance(4)  # step 10 loops to step 0
-    assert emulator.step == 10
+    emulator.advance(4)  # step 10: the maintenance scene, vm-web-1 Dead on http
+    web = health("lb-web")
+    assert web[("lsn-web-http", "vm-web-1")]["healthStatus"] == "Dead"
+    assert web[("lsn-web-https", "vm-web-1")]["healthStatus"] == "Alive"
+
+    emulator.advance(7)  # step 17 loops to step 0
+    assert emulator.step == 17
     assert emulator.ground_truth() == truth0
 
 
