@@ -29,6 +29,7 @@ ENV_VARS = frozenset(
         "MAX_MESSAGES_PER_RUN",
         "API_CONCURRENCY",
         "SNAPSHOT_TTL_DAYS",
+        "SNAPSHOT_HEARTBEAT_MINUTES",
         "PER_LB_METRICS",
         "STACK_NAME",
     }
@@ -87,6 +88,9 @@ class Config:
     per_lb_metrics: bool  # six CloudWatch custom metrics per load balancer (they cost)
     max_messages_per_run: int
     stack_name: str = "zlb-health"  # named in every message, so stacks can share an inbox
+    # A load balancer's snapshot is written when what was seen changed, and at least this often
+    # (1: every run, as before); history counts a snapshot until the next one.
+    snapshot_heartbeat_minutes: int = 60
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
@@ -164,7 +168,10 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         ),
         api_concurrency=_int(env, "API_CONCURRENCY", 8, minimum=1, maximum=64),
         snapshot_ttl_days=_int(env, "SNAPSHOT_TTL_DAYS", 30, minimum=1, maximum=3650),
-        per_lb_metrics=_bool(env, "PER_LB_METRICS", default=True),
+        per_lb_metrics=_bool(env, "PER_LB_METRICS", default=False),
         max_messages_per_run=_int(env, "MAX_MESSAGES_PER_RUN", 10, minimum=2, maximum=100),
         stack_name=env.get("STACK_NAME", "").strip() or "zlb-health",
+        snapshot_heartbeat_minutes=_int(
+            env, "SNAPSHOT_HEARTBEAT_MINUTES", 60, minimum=1, maximum=1440
+        ),
     )

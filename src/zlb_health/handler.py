@@ -7,16 +7,18 @@ into the bundle, shadowing the runtime's boto3 and slowing every cold start.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import urllib3
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -30,6 +32,7 @@ from zlb_health.config import Config, load_config
 from zlb_health.engine.render import Origin
 from zlb_health.events import parse_scheduled_event
 from zlb_health.monitor import Monitor, RunReport
+from zlb_health.shards import Shard
 from zlb_health.zenlayer.client import ZenlayerClient
 from zlb_health.zenlayer.credentials import Credentials
 
@@ -39,7 +42,6 @@ SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "") or "zlb-health"
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "") or "ZlbHealth"
 
 logger = Logger(service=SERVICE_NAME)
-metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 # The domain modules log through the standard library: give them the same JSON format.
 copy_config_to_registered_loggers(source_logger=logger, include={"zlb_health"})
 
@@ -52,10 +54,12 @@ MIN_RESERVE_SECONDS = 3.0
 MAX_RESERVE_SECONDS = 12.0
 # The run ends this long before Lambda would stop it (logging and metrics still to flush).
 END_MARGIN_SECONDS = 1.0
-# The watchdog's metric (template.yaml's MonitorNotRunningAlarm): 1 per completed run, with
-# the function's name as a dimension so that stacks in one account never vouch for each other.
+# The watchdog's metric (template.yaml's MonitorNotRunningAlarm*): 1 per completed run, with
+# the function's name as a dimension so that stacks in one account never vouch for each other,
+# and the shard's index, so that one shard's schedule cannot vouch for another's.
 HEARTBEAT_METRIC = "RunsCompleted"
 HEARTBEAT_DIMENSION = "FunctionName"
+SHARD_DIMENSION = "Shard"
 
 
 @dataclass(slots=True)
@@ -116,7 +120,6 @@ def fetch_credentials(runtime: Runtime) -> Credentials:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     scheduled = parse_scheduled_event(event)
     runtime = get_runtime()  # invalid configuration fails here, before any work
@@ -143,28 +146,23 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         shard=scheduled.shard,
         deadline=Deadline(started + remaining - END_MARGIN_SECONDS),
     )
-    emit_metrics(
-        report,
-        duration_ms=(time.monotonic() - started) * 1000.0,
-        per_load_balancer=runtime.config.per_lb_metrics,
-    )
+    duration_ms = (time.monotonic() - started) * 1000.0
+    completed = not report.store_errors
+    emit_run_metrics(report, function_name=context.function_name, shard=scheduled.shard,
+                     completed=completed)  # fmt: skip
+    if runtime.config.per_lb_metrics:
+        emit_load_balancer_metrics(report)
+    emit_health_lines(report)
     summary = report.summary()
-    logger.info("run finished", extra=summary)
-    if report.store_errors:
+    logger.info(
+        "run finished",
+        extra={**summary, "durationMs": round(duration_ms, 1), "shard": scheduled.shard.key},
+    )
+    if not completed:
         # The run ended cleanly, but what it saw is not all saved or delivered: fail the
         # invocation so the errors alarm says so (the next run picks up what is pending).
         raise RunIncompleteError(report.store_errors)
-    emit_heartbeat(context.function_name)
     return summary
-
-
-def emit_heartbeat(function_name: str) -> None:
-    """The dead man's switch: only a run that got this far says it ran. A disabled schedule,
-    a deleted secret, a broken deployment or a run that always fails all leave a gap."""
-    heartbeat = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
-    heartbeat.add_dimension(HEARTBEAT_DIMENSION, function_name)
-    heartbeat.add_metric(HEARTBEAT_METRIC, MetricUnit.Count, 1)
-    heartbeat.flush_metrics()
 
 
 class RunIncompleteError(RuntimeError):
@@ -175,17 +173,45 @@ class RunIncompleteError(RuntimeError):
         super().__init__(f"run incomplete: {shown}")
 
 
-def emit_metrics(report: RunReport, *, duration_ms: float, per_load_balancer: bool) -> None:
-    """Per-run metrics on the handler's Metrics; one EMF blob per load balancer for the rest."""
-    metrics.add_metric("RunDuration", MetricUnit.Milliseconds, duration_ms)
-    metrics.add_metric("LoadBalancersChecked", MetricUnit.Count, len(report.checked))
-    metrics.add_metric("LoadBalancersFailed", MetricUnit.Count, len(report.failed))
-    metrics.add_metric("LoadBalancersSkipped", MetricUnit.Count, len(report.skipped))
-    metrics.add_metric("NotificationsSent", MetricUnit.Count, report.messages_published)
-    metrics.add_metric("NotificationsPending", MetricUnit.Count, report.notifications_pending)
-    metrics.add_metric("InvalidRows", MetricUnit.Count, report.invalid_rows)
-    if not per_load_balancer:
-        return
+# -- what the run tells CloudWatch ---------------------------------------------------------------
+# Custom metrics are billed per metric and hour they exist in, so a run publishes only what
+# must be alarmed on: the heartbeat always, the rest only while it is not zero. How each load
+# balancer is doing goes to the logs (emit_health_lines), which the dashboard queries.
+
+
+def _metrics(function_name: str) -> EphemeralMetrics:
+    blob = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+    blob.add_dimension(HEARTBEAT_DIMENSION, function_name)
+    return blob
+
+
+def emit_run_metrics(
+    report: RunReport, *, function_name: str, shard: Shard, completed: bool
+) -> None:
+    """The dead man's switch (RunsCompleted, per shard: only a run that got to its end says it
+    ran; a disabled schedule, a deleted secret, a broken deployment or a run that always fails
+    all leave a gap), and what is wrong with the run, only while something is."""
+    trouble = _metrics(function_name)
+    for name, value in (
+        ("LoadBalancersSkipped", len(report.skipped)),
+        ("LoadBalancersFailed", len(report.failed)),
+        ("NotificationsPending", report.notifications_pending),
+        ("InvalidRows", report.invalid_rows),
+        ("NotificationsSent", report.messages_published),
+    ):
+        if value:
+            trouble.add_metric(name, MetricUnit.Count, value)
+    if trouble.metric_set:
+        trouble.flush_metrics()
+    if completed:
+        heartbeat = _metrics(function_name)
+        heartbeat.add_dimension(SHARD_DIMENSION, str(shard.index))
+        heartbeat.add_metric(HEARTBEAT_METRIC, MetricUnit.Count, 1)
+        heartbeat.flush_metrics()
+
+
+def emit_load_balancer_metrics(report: RunReport) -> None:
+    """PER_LB_METRICS: six custom metrics per load balancer (about $1.80 each a month)."""
     for lb_id, lb in sorted(report.load_balancers.items()):
         if lb.skipped:
             continue
@@ -199,3 +225,35 @@ def emit_metrics(report: RunReport, *, duration_ms: float, per_load_balancer: bo
         per_lb.add_metric("ApiErrors", MetricUnit.Count, 0 if lb.ok else 1)
         per_lb.add_metric("NotificationsSent", MetricUnit.Count, lb.messages_published)
         per_lb.flush_metrics()
+
+
+HEALTH_RECORD = "lb_health"
+
+
+def emit_health_lines(report: RunReport, out: TextIO | None = None) -> None:
+    """One compact JSON line per load balancer that is not all healthy (or whose check
+    failed), for the dashboard's Logs Insights widgets: a load balancer that prints nothing
+    was all healthy. Nothing secret: ids and counts."""
+    out = out or sys.stdout
+    for lb_id, lb in sorted(report.load_balancers.items()):
+        if lb.skipped:
+            continue
+        counts = lb.counts
+        partial = counts.get("partial", 0)
+        down = counts.get("dead", 0) - partial
+        not_alive = down + partial + counts.get("unknown", 0) + counts.get("close", 0)
+        if lb.ok and not not_alive:
+            continue
+        record = {
+            "record": HEALTH_RECORD,
+            "lb": lb_id,
+            "ok": lb.ok,
+            "backends": counts.get("backends", 0),
+            "alive": counts.get("alive", 0),
+            "dead": down,
+            "partial": partial,
+            "unknown": counts.get("unknown", 0),
+            "close": counts.get("close", 0),
+            "error": lb.error_kind,
+        }
+        out.write(json.dumps(record, separators=(",", ":")) + "\n")

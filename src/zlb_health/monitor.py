@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from zlb_health.adapters.aws import Deadline
@@ -55,7 +55,7 @@ from zlb_health.engine.observation import (
 from zlb_health.engine.plan import PlannedMessage, plan_messages
 from zlb_health.engine.render import Origin
 from zlb_health.engine.rules import Evaluation, apply_observation, note_missing, retire
-from zlb_health.engine.state import FLEET_ID, FleetState, LbState, SubjectState, iso
+from zlb_health.engine.state import FLEET_ID, FleetState, LbState, SubjectState, iso, parse_iso
 from zlb_health.ports import HealthApi, Publisher, StateStore
 from zlb_health.shards import Shard
 from zlb_health.zenlayer.errors import ZenlayerError
@@ -136,10 +136,16 @@ class RunReport:
 
 
 def status_counts(backends: Sequence[BackendHealth]) -> dict[str, int]:
-    counts = {"alive": 0, "dead": 0, "unknown": 0, "close": 0, "backends": len(backends)}
+    """Backends by the status the API gave them; `partial`: those of the Dead ones with some
+    checked port still Alive (counted in `dead` too, as the API reports them)."""
+    counts = {"alive": 0, "dead": 0, "unknown": 0, "close": 0, "partial": 0}
+    counts["backends"] = len(backends)
     for backend in backends:
         key = backend.health_status.lower()
         counts[key if key in counts else "unknown"] += 1
+        ports = {d.health_status for d in backend.health_status_detail}
+        if key == "dead" and {"Alive", "Dead"} <= ports:
+            counts["partial"] += 1
     return counts
 
 
@@ -293,15 +299,18 @@ class Monitor:
         for target in plan.targets:
             lb_id = target.load_balancer_id
             run.report.load_balancers[lb_id] = _lb_report(lb_id, observations.get(lb_id))
-        self._put_snapshots(observations, run)
+        snapshotted = self._put_snapshots(observations, states, run)
 
         silences = self._load_silences(run)
 
         def evaluator(lb_id: str) -> Evaluate:
             observation = observations.get(lb_id)
-            return self._evaluator(
+            evaluate = self._evaluator(
                 lb_id, observation, known, plan, run.report, silences, observed_at
             )
+            if lb_id not in snapshotted:
+                return evaluate
+            return lambda stored: _with_snapshot_at(evaluate(stored), observed_at)
 
         committed = self._commit_all(states, evaluator, run)
         self._after_silences(silences, committed, observed_at, run)
@@ -383,13 +392,43 @@ class Monitor:
 
     # -- saving ----------------------------------------------------------------------------
 
-    def _put_snapshots(self, observations: dict[str, LbObservation], run: _Run) -> None:
+    def _put_snapshots(
+        self,
+        observations: dict[str, LbObservation],
+        states: dict[str, StoredState],
+        run: _Run,
+    ) -> set[str]:
+        """Snapshot the load balancers whose observation changes their state, and those whose
+        heartbeat is due; the others' last snapshot still holds. Returns who was written."""
+        heartbeat = timedelta(minutes=self.config.snapshot_heartbeat_minutes)
+        due = [
+            o
+            for o in observations.values()
+            if self._snapshot_due(o, states.get(o.load_balancer_id), heartbeat)
+        ]
         try:
-            snapshots = [_snapshot(o) for o in observations.values()]
+            snapshots = [_snapshot(o, self.config.snapshot_heartbeat_minutes) for o in due]
             self.store.put_snapshots(snapshots, deadline=run.deadline)
         except StoreError as error:
             # History only: the run goes on to save states and deliver notifications.
             run.store_failed("*", "could not write snapshots", error)
+            return set()
+        return {o.load_balancer_id for o in due}
+
+    def _snapshot_due(
+        self, observation: LbObservation, stored: StoredState | None, heartbeat: timedelta
+    ) -> bool:
+        state = stored.state if stored is not None else None
+        if not isinstance(state, LbState) or state.snapshot_at is None or state.retired:
+            return True
+        if observation.observed_at - parse_iso(state.snapshot_at) >= heartbeat:
+            return True
+        # What the engine makes of it: a changed state (a status, a streak, a failure) means
+        # something history must show; an unchanged one, nothing it does not know already.
+        thresholds = self.config.thresholds
+        return apply_observation(
+            state, observation, thresholds, now=observation.observed_at
+        ).changed
 
     def _commit_all(
         self, states: dict[str, StoredState], evaluator: Callable[[str], Evaluate], run: _Run
@@ -754,7 +793,20 @@ def _lb_report(lb_id: str, observation: LbObservation | None) -> LoadBalancerRep
     )
 
 
-def _snapshot(obs: LbObservation) -> Snapshot:
+def _with_snapshot_at(change: Change | None, tick: datetime) -> Change | None:
+    """The state remembers its latest snapshot (the heartbeat's clock), so writing one is a
+    change worth saving."""
+    if change is None or not isinstance(change.state, LbState):
+        return change
+    at = iso(tick)
+    if change.state.snapshot_at == at:
+        return change
+    state = change.state.copy()
+    state.snapshot_at = at
+    return Change(state, change.outbound, changed=True)
+
+
+def _snapshot(obs: LbObservation, heartbeat_minutes: int) -> Snapshot:
     failure = obs.failures[0] if obs.failures else None
     return Snapshot(
         obs.load_balancer_id,
@@ -776,4 +828,5 @@ def _snapshot(obs: LbObservation) -> Snapshot:
             else None
         ),
         invalid_rows=obs.invalid_rows,
+        heartbeat_minutes=heartbeat_minutes,
     )

@@ -39,9 +39,10 @@ def test_only_the_table_and_topic_are_required_and_the_rest_defaults() -> None:
         thresholds=Thresholds(failure=2, recovery=2, monitor_failure=3, reminder_minutes=0),
         api_concurrency=8,
         snapshot_ttl_days=30,
-        per_lb_metrics=True,
+        per_lb_metrics=False,
         max_messages_per_run=10,
         stack_name="zlb-health",
+        snapshot_heartbeat_minutes=60,
     )
 
 
@@ -59,7 +60,8 @@ def test_every_variable_is_read_and_trimmed() -> None:
         "MAX_MESSAGES_PER_RUN": "20",
         "API_CONCURRENCY": "16",
         "SNAPSHOT_TTL_DAYS": "7",
-        "PER_LB_METRICS": " FALSE ",
+        "SNAPSHOT_HEARTBEAT_MINUTES": " 15 ",
+        "PER_LB_METRICS": " TRUE ",
         "STACK_NAME": " zlb-prod ",
     }
     assert load_config(env) == Config(
@@ -71,9 +73,10 @@ def test_every_variable_is_read_and_trimmed() -> None:
         thresholds=Thresholds(failure=4, recovery=5, monitor_failure=6, reminder_minutes=60),
         api_concurrency=16,
         snapshot_ttl_days=7,
-        per_lb_metrics=False,
+        per_lb_metrics=True,
         max_messages_per_run=20,
         stack_name="zlb-prod",
+        snapshot_heartbeat_minutes=15,
     )
 
 
@@ -117,6 +120,7 @@ INTEGER_RANGES = [
     ("MAX_MESSAGES_PER_RUN", 2, 100),
     ("API_CONCURRENCY", 1, 64),
     ("SNAPSHOT_TTL_DAYS", 1, 3650),
+    ("SNAPSHOT_HEARTBEAT_MINUTES", 1, 1440),
 ]
 FIELD_OF = {
     "FAILURE_THRESHOLD": lambda c: c.thresholds.failure,
@@ -126,6 +130,7 @@ FIELD_OF = {
     "MAX_MESSAGES_PER_RUN": lambda c: c.max_messages_per_run,
     "API_CONCURRENCY": lambda c: c.api_concurrency,
     "SNAPSHOT_TTL_DAYS": lambda c: c.snapshot_ttl_days,
+    "SNAPSHOT_HEARTBEAT_MINUTES": lambda c: c.snapshot_heartbeat_minutes,
 }
 
 

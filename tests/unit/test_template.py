@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,10 @@ from moto import mock_aws
 
 from zlb_health import config as zlb_config
 from zlb_health import handler
+from zlb_health.monitor import LoadBalancerReport, RunReport
+from zlb_health.shards import Shard
 from zlb_health_tools.template import (
+    MAX_SHARDS,
     function_environment,
     function_environment_names,
     function_handler,
@@ -45,15 +49,6 @@ LOCAL_ONLY_CREDENTIAL_VARS = frozenset(
 PER_LOAD_BALANCER_METRICS = frozenset(
     {"BackendsAlive", "BackendsDead", "BackendsUnknown", "ApiLatency", "ApiErrors"}
     | {"NotificationsSent"}
-)
-PER_RUN_METRICS = frozenset(
-    {
-        "RunDuration",
-        "LoadBalancersChecked",
-        "LoadBalancersFailed",
-        "LoadBalancersSkipped",
-        "NotificationsPending",
-    }
 )
 BASE_ENV = {"TABLE_NAME": "zlb-health-test", "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t"}
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
@@ -160,8 +155,9 @@ def test_one_run_at_a_time_unless_the_account_cannot_reserve(template: dict[str,
     param = parameter(template, "ReservedConcurrency")
     assert str(param["Default"]) == "1"
     assert {str(v) for v in param["AllowedValues"]} == {"0", "1"}
+    # One run at a time per shard: as many reserved executions as there are shards.
     assert props["ReservedConcurrentExecutions"] == {
-        "Fn::If": ["ReserveConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+        "Fn::If": ["ReserveConcurrency", {"Ref": "Shards"}, {"Ref": "AWS::NoValue"}]
     }
     condition = template["Conditions"]["ReserveConcurrency"]
     assert condition == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "0"]}]}
@@ -246,6 +242,7 @@ def test_environment_values_come_from_the_stack(template: dict[str, Any]) -> Non
         "MAX_MESSAGES_PER_RUN": "MaxMessagesPerRun",
         "API_CONCURRENCY": "ApiConcurrency",
         "SNAPSHOT_TTL_DAYS": "SnapshotTtlDays",
+        "SNAPSHOT_HEARTBEAT_MINUTES": "SnapshotHeartbeatMinutes",
         "PER_LB_METRICS": "PerLoadBalancerMetrics",
         "POWERTOOLS_LOG_LEVEL": "LogLevel",
     }
@@ -343,11 +340,56 @@ def test_schedule_input_matches_the_sample_event(template: dict[str, Any]) -> No
         "scheduledTime": "<aws.scheduler.scheduled-time>",
         "executionId": "<aws.scheduler.execution-id>",
         "attemptNumber": "<aws.scheduler.attempt-number>",
+        "shard": 0,
+        "shards": 1,
     }
-    assert sample["source"] == expected["source"]
+    assert (sample["shard"], sample["shards"]) == (0, 1)
     for key, value in sample.items():
-        assert isinstance(value, str), key
-        assert "<aws." not in value, f"{key}: the sample carries concrete values"
+        assert "<aws." not in str(value), f"{key}: the sample carries concrete values"
+
+
+def uses_shard(template: dict[str, Any], shard: int, shards: int) -> bool:
+    """Evaluate template.yaml's UsesShard<i> conditions for a value of Shards."""
+
+    def holds(condition: Any) -> bool:
+        if "Fn::Not" in condition:
+            return not holds(condition["Fn::Not"][0])
+        if "Fn::And" in condition:
+            return all(holds(c) for c in condition["Fn::And"])
+        if "Fn::Equals" in condition:
+            left, right = condition["Fn::Equals"]
+            assert left == {"Ref": "Shards"}
+            return str(shards) == right
+        if "Condition" in condition:
+            return holds(template["Conditions"][condition["Condition"]])
+        raise AssertionError(condition)
+
+    return shard == 0 or holds(template["Conditions"][f"UsesShard{shard}"])
+
+
+def test_shards_each_have_a_schedule_and_a_watchdog(template: dict[str, Any]) -> None:
+    """Shards N: exactly the schedules of shards 0..N-1 exist, each telling its run which
+    shard of N it is, each with its own dead man's switch."""
+    param = parameter(template, "Shards")
+    assert (param["Default"], param["MinValue"], param["MaxValue"]) == (1, 1, MAX_SHARDS)
+    resources = template["Resources"]
+    for shards in range(1, MAX_SHARDS + 1):
+        used = [i for i in range(MAX_SHARDS) if uses_shard(template, i, shards)]
+        assert used == list(range(shards)), shards
+        for i in used:
+            assert schedule_input(template, i, shards)["shard"] == i
+            assert schedule_input(template, i, shards)["shards"] == shards
+    for i in range(MAX_SHARDS):
+        schedule = resources[f"ShardSchedule{i}"]
+        watchdog = resources["MonitorNotRunningAlarm" + (f"Shard{i}" if i else "")]
+        assert schedule.get("Condition") == watchdog.get("Condition")
+        assert schedule.get("Condition") == (f"UsesShard{i}" if i else None)
+        dims = {d["Name"]: d["Value"] for d in watchdog["Properties"]["Dimensions"]}
+        assert dims["Shard"] == str(i)
+        props = schedule["Properties"]
+        assert props["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
+        assert props["State"] == "ENABLED"
+        assert props["Target"]["Arn"] == {"Fn::GetAtt": [function_resource(template)[0], "Arn"]}
 
 
 def test_sample_event_is_accepted_by_the_code() -> None:
@@ -360,15 +402,28 @@ def test_sample_event_is_accepted_by_the_code() -> None:
 
 
 def test_schedule_retries_once_into_an_encrypted_dead_letter_queue(
-    template: dict[str, Any],
+    template: dict[str, Any], function_id: str
 ) -> None:
-    schedule = schedule_event(template)
-    assert schedule["OmitName"] is True, "a fixed schedule name would clash between stacks"
-    assert schedule["RetryPolicy"] == {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60}
     queue_id, queue = the_resource(template, "AWS::SQS::Queue")
-    assert schedule["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+    for i in range(MAX_SHARDS):
+        props = schedule_event(template, i)
+        assert "Name" not in props, "a fixed schedule name would clash between stacks"
+        target = props["Target"]
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 60}
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
+        assert target["RoleArn"] == {"Fn::GetAtt": ["ScheduleRole", "Arn"]}
     props = queue["Properties"]
     assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
+    # The schedules' role may invoke the function and feed the dead-letter queue, nothing else.
+    role = template["Resources"]["ScheduleRole"]["Properties"]
+    statements = [st for pol in role["Policies"] for st in pol["PolicyDocument"]["Statement"]]
+    assert {(st["Action"], json.dumps(st["Resource"])) for st in statements} == {
+        (
+            "lambda:InvokeFunction",
+            json.dumps({"Fn::GetAtt": [function_resource(template)[0], "Arn"]}),
+        ),
+        ("sqs:SendMessage", json.dumps({"Fn::GetAtt": [queue_id, "Arn"]})),
+    }
 
 
 # --- table --------------------------------------------------------------------------------
@@ -508,9 +563,9 @@ def test_alarms_notify_the_topic(template: dict[str, Any], function_id: str) -> 
     for alarm_id, alarm in alarms.items():
         props = alarm["Properties"]
         assert props["AlarmActions"] == [{"Ref": topic_id}]
+        if alarm_id.startswith("MonitorNotRunningAlarm"):
+            continue  # the watchdogs: below
         watched[(props["Namespace"], props["MetricName"])] = props["Dimensions"]
-        if alarm_id == "MonitorNotRunningAlarm":
-            continue  # the watchdog: below
         assert props["TreatMissingData"] == "notBreaching"
         assert props["ComparisonOperator"] == "GreaterThanThreshold"
         assert props["Threshold"] == 0
@@ -522,29 +577,50 @@ def test_alarms_notify_the_topic(template: dict[str, Any], function_id: str) -> 
     ]
 
 
+def alarm_names(alarm: dict[str, Any]) -> list[str]:
+    name = alarm["Properties"]["AlarmName"]
+    if "Fn::If" in name:
+        return [choice["Fn::Sub"] for choice in name["Fn::If"][1:]]
+    return [name["Fn::Sub"]]
+
+
 def test_alarm_names_read_well_in_an_sms(template: dict[str, Any]) -> None:
     """CloudWatch's SMS names the alarm: short, plain ASCII, and starting with the stack."""
     for alarm_id, alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").items():
-        name = alarm["Properties"]["AlarmName"]["Fn::Sub"]
-        assert name.startswith("${AWS::StackName} - "), alarm_id
-        words = name.removeprefix("${AWS::StackName} - ")
-        assert words.isascii(), alarm_id
-        assert len(words) <= 40, (alarm_id, words)
-        assert words == words.lower(), (alarm_id, words)
+        for name in alarm_names(alarm):
+            assert name.startswith("${AWS::StackName} - "), alarm_id
+            words = name.removeprefix("${AWS::StackName} - ")
+            assert words.isascii(), alarm_id
+            assert len(words) <= 40, (alarm_id, words)
+            assert words == words.lower(), (alarm_id, words)
         assert "zlb-health" in alarm["Properties"]["AlarmDescription"]["Fn::Sub"], alarm_id
 
 
+def emitted(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+
+
+def report(**fields: Any) -> RunReport:
+    run = RunReport(run_id="r", started_at=datetime(2026, 11, 23, tzinfo=UTC))
+    for name, value in fields.items():
+        setattr(run, name, value)
+    return run
+
+
+@pytest.mark.parametrize("shard", [0, 3])
 def test_the_watchdog_alarms_within_15_minutes_when_runs_stop(
-    template: dict[str, Any], function_id: str, capsys: pytest.CaptureFixture[str]
+    template: dict[str, Any], function_id: str, capsys: pytest.CaptureFixture[str], shard: int
 ) -> None:
-    """The dead man's switch watches exactly the metric every completed run emits, treats no
-    data as breaching (a stopped schedule sends nothing at all), and says OK again after."""
+    """Each shard's dead man's switch watches exactly the metric that shard's completed runs
+    emit, treats no data as breaching (a stopped schedule sends nothing at all), and says OK
+    again after."""
     topic_id = the_resource(template, "AWS::SNS::Topic")[0]
-    props = resources_of_type(template, "AWS::CloudWatch::Alarm")["MonitorNotRunningAlarm"][
-        "Properties"
-    ]
-    handler.emit_heartbeat("zlb-health-prod-monitor")
-    (blob,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    alarm_id = "MonitorNotRunningAlarm" + (f"Shard{shard}" if shard else "")
+    props = resources_of_type(template, "AWS::CloudWatch::Alarm")[alarm_id]["Properties"]
+    handler.emit_run_metrics(
+        report(), function_name="zlb-prod-monitor", shard=Shard(shard, 4), completed=True
+    )
+    (blob,) = emitted(capsys)
     (directive,) = blob["_aws"]["CloudWatchMetrics"]
     (dimensions,) = directive["Dimensions"]
     assert (
@@ -557,7 +633,8 @@ def test_the_watchdog_alarms_within_15_minutes_when_runs_stop(
     assert sorted(dimensions) == sorted(d["Name"] for d in props["Dimensions"])
     by_name = {d["Name"]: d["Value"] for d in props["Dimensions"]}
     assert by_name["FunctionName"] == {"Ref": function_id}
-    assert blob["FunctionName"] == "zlb-health-prod-monitor"
+    assert blob["FunctionName"] == "zlb-prod-monitor"
+    assert by_name["Shard"] == blob["Shard"] == str(shard)
     assert by_name["service"] == blob["service"] == POWERTOOLS_ENV["POWERTOOLS_SERVICE_NAME"]
     assert props["TreatMissingData"] == "breaching"
     assert (props["Statistic"], props["ComparisonOperator"], props["Threshold"]) == (
@@ -570,6 +647,36 @@ def test_the_watchdog_alarms_within_15_minutes_when_runs_stop(
     default = parameter(template, "ScheduleExpression")["Default"]
     assert props["Period"] >= 5 * rate_seconds(default)
     assert props["OKActions"] == props["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_an_incomplete_run_sends_no_heartbeat_but_says_what_is_wrong(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    handler.emit_run_metrics(
+        report(notifications_pending=2), function_name="f", shard=Shard(), completed=False
+    )
+    (blob,) = emitted(capsys)
+    assert blob["NotificationsPending"] == [2.0]
+    assert "RunsCompleted" not in blob
+
+
+def test_the_skipped_alarm_watches_what_a_run_that_skips_emits(
+    template: dict[str, Any], function_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    props = resources_of_type(template, "AWS::CloudWatch::Alarm")["LoadBalancersSkippedAlarm"][
+        "Properties"
+    ]
+    run = report()
+    run.load_balancers["lb-1"] = LoadBalancerReport("lb-1", skipped=True)
+    handler.emit_run_metrics(run, function_name="f", shard=Shard(), completed=True)
+    trouble, _heartbeat = emitted(capsys)
+    (directive,) = trouble["_aws"]["CloudWatchMetrics"]
+    assert (directive["Namespace"], trouble[props["MetricName"]]) == ("ZlbHealth", [1.0])
+    assert sorted(directive["Dimensions"][0]) == sorted(d["Name"] for d in props["Dimensions"])
+    assert {d["Name"]: d["Value"] for d in props["Dimensions"]}["FunctionName"] == {
+        "Ref": function_id
+    }
+    assert props["TreatMissingData"] == "notBreaching"  # the metric exists only while it happens
 
 
 # --- permissions --------------------------------------------------------------------------
@@ -624,40 +731,89 @@ def test_function_policy_names_only_this_stacks_resources(template: dict[str, An
 # --- dashboard and outputs ----------------------------------------------------------------
 
 
-def dashboard_body(template: dict[str, Any]) -> dict[str, Any]:
+def dashboard_body(template: dict[str, Any], *, per_lb_metrics: bool) -> dict[str, Any]:
+    """The dashboard as deployed with PerLoadBalancerMetrics on or off (${...} left as names)."""
     _, dashboard = the_resource(template, "AWS::CloudWatch::Dashboard")
-    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
-    document: dict[str, Any] = json.loads(re.sub(r"\$\{([^}!]+)\}", r"\1", body))
+    body, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    condition, when_on, when_off = variables["PerLoadBalancerWidgets"]["Fn::If"]
+    assert condition == "PerLbMetrics"
+    widgets = when_on["Fn::Sub"] if per_lb_metrics else when_off
+    text = body.replace("${PerLoadBalancerWidgets}", widgets)
+    document: dict[str, Any] = json.loads(re.sub(r"\$\{([^}!]+)\}", r"\1", text))
     return document
 
 
-def test_dashboard_shows_the_metrics_the_code_emits(template: dict[str, Any]) -> None:
-    searched: set[str] = set()
-    per_run: set[str] = set()
-    for widget in dashboard_body(template)["widgets"]:
-        for line in widget.get("properties", {}).get("metrics", []):
-            if isinstance(line[0], dict):
-                expression = line[0]["expression"]
-                match = re.fullmatch(
-                    r"SEARCH\('\{ZlbHealth,LoadBalancerId,service\} "
-                    r"MetricName=\"(\w+)\"', '\w+', \d+\)",
-                    expression,
-                )
-                assert match, expression
-                searched.add(match.group(1))
-            elif line[0] == "ZlbHealth":
-                assert line[2:4] == ["service", "zlb-health"], line
-                per_run.add(line[1])
-    assert searched == PER_LOAD_BALANCER_METRICS
-    assert per_run == PER_RUN_METRICS
-    code = "\n".join(
-        path.read_text(encoding="utf-8") for path in (SRC / "zlb_health").rglob("*.py")
+def widget_queries(document: dict[str, Any]) -> list[str]:
+    return [w["properties"]["query"] for w in document["widgets"] if w["type"] == "log"]
+
+
+def test_the_dashboard_shows_each_load_balancers_health_from_the_logs(
+    template: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a custom metric per load balancer, the per-load-balancer widgets query the lines
+    the handler prints for each load balancer that is not all healthy: every field a query
+    uses is in those lines."""
+    run = report()
+    run.load_balancers["lb-1"] = LoadBalancerReport(
+        "lb-1", ok=True, counts={"backends": 4, "alive": 1, "dead": 2, "partial": 1, "close": 1}
     )
-    if "add_metric" not in code:
-        pytest.skip("the code emits no metrics yet")
-    missing = sorted(m for m in searched | per_run if f'"{m}"' not in code)
-    assert not missing, f"the dashboard shows metrics the code never emits: {missing}"
-    assert '"LoadBalancerId"' in code
+    run.load_balancers["lb-2"] = LoadBalancerReport("lb-2", ok=False, error_kind="server")
+    run.load_balancers["lb-3"] = LoadBalancerReport(
+        "lb-3", ok=True, counts={"backends": 2, "alive": 2}
+    )
+    handler.emit_health_lines(run)
+    lines = {line["lb"]: line for line in emitted(capsys)}
+    assert set(lines) == {"lb-1", "lb-2"}  # lb-3 is all healthy: nothing to say
+    assert lines["lb-1"] == {
+        "record": "lb_health", "lb": "lb-1", "ok": True, "backends": 4, "alive": 1,
+        "dead": 1, "partial": 1, "unknown": 0, "close": 1, "error": None,
+    }  # fmt: skip
+    assert (lines["lb-2"]["ok"], lines["lb-2"]["error"]) == (False, "server")
+    fields = set(lines["lb-1"]) | {"@timestamp"}
+    document = dashboard_body(template, per_lb_metrics=False)
+    per_lb = [q for q in widget_queries(document) if 'record = "lb_health"' in q]
+    assert len(per_lb) == 3
+    for query in per_lb:
+        assert query.startswith("SOURCE 'FunctionLogGroup' | ")
+        used = set(re.findall(r"\b(?:max|latest)\(([^)]*)\)", query))
+        used = {f.strip() for u in used for f in re.split(r"[+-]", u)}
+        assert used <= fields, used - fields
+        assert query.endswith(", lb") or " by lb " in query
+    assert not [w for w in document["widgets"] if "LoadBalancerId" in json.dumps(w)]
+
+
+def test_the_dashboard_run_widgets_read_what_runs_log_and_emit(template: dict[str, Any]) -> None:
+    document = dashboard_body(template, per_lb_metrics=False)
+    (runs,) = [q for q in widget_queries(document) if "run finished" in q]
+    summary = set(report().summary()) | {"durationMs", "shard"}
+    assert set(re.findall(r"max\((\w+)\)", runs)) <= summary
+    handler_code = (SRC / "zlb_health" / "handler.py").read_text(encoding="utf-8")
+    assert '"durationMs"' in handler_code
+    assert '"run finished"' in handler_code
+    metrics = json.dumps([w for w in document["widgets"] if w["type"] == "metric"])
+    for name in ("RunsCompleted", "LoadBalancersSkipped", "LoadBalancersFailed"):
+        assert name in metrics
+        assert f'"{name}"' in handler_code
+
+
+def test_per_load_balancer_metric_widgets_only_with_the_parameter(
+    template: dict[str, Any],
+) -> None:
+    searched: set[str] = set()
+    for widget in dashboard_body(template, per_lb_metrics=True)["widgets"]:
+        for line in widget.get("properties", {}).get("metrics", []):
+            expression = line[0].get("expression", "") if isinstance(line[0], dict) else ""
+            match = re.fullmatch(
+                r"SEARCH\('\{ZlbHealth,LoadBalancerId,service\} "
+                r"MetricName=\"(\w+)\"', '\w+', \d+\)",
+                expression,
+            )
+            if match:
+                searched.add(match.group(1))
+    assert searched == PER_LOAD_BALANCER_METRICS
+    code = (SRC / "zlb_health" / "handler.py").read_text(encoding="utf-8")
+    assert sorted(m for m in searched if f'"{m}"' not in code) == []
+    assert parameter(template, "PerLoadBalancerMetrics")["Default"] == "false"
 
 
 def test_outputs(template: dict[str, Any]) -> None:

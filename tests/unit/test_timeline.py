@@ -17,6 +17,7 @@ from zlb_health_tools.history import (
     render_history,
     strips,
 )
+from zlb_health_tools.spans import Span, spans
 from zlb_health_tools.timeline import Buckets, Strip, bucket_health, classify, paint, use_colour
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -175,6 +176,7 @@ def test_history_prints_a_strip_per_backend_grouped_by_listener() -> None:
         "  lsn-b/vm-9/80  |..!.  |       100.00%      3     0      0      0  Alive\n"
         "  timeline: . healthy  x partly down  # down  ! check failed  ? unknown  c check off"
         "  m maintenance  (blank) no data\n"
+        "  alive, dead, other, maint: minutes (a snapshot counts until the next one)\n"
         "  no notifications in this window\n"
     )
 
@@ -204,8 +206,8 @@ def test_time_under_a_silence_is_maintenance_and_left_out_of_availability() -> N
     )
     lines = out.getvalue().splitlines()
     assert lines[4] == "  lsn-a/vm-1/80  |.m!m  |       100.00%      1     0      0      2  Dead"
-    assert lines[6] == (
-        "  maintenance: 2 observations under a silence (sil-1) are left out of the availability "
+    assert lines[7] == (
+        "  maintenance: 2 minutes under a silence (sil-1) are left out of the availability "
         "percentage"
     )
     document = history_document(
@@ -224,7 +226,11 @@ def test_time_under_a_silence_is_maintenance_and_left_out_of_availability() -> N
     assert by_backend["lsn-a/vm-2/80"]["maintenance"] == 0  # another backend: not silenced
     assert [s["id"] for s in document["silences"]] == ["sil-1"]
     # Another load balancer's silence covers nothing here.
-    assert Silences("lb-b", [silence]).covering(HISTORY[1].rows[0], minutes(1)) is None
+    span = Span(HISTORY[1], minutes(1), minutes(2))
+    assert Silences("lb-a", [silence]).covered(span, HISTORY[1].rows[0]) == [
+        (minutes(1), minutes(2))
+    ]
+    assert Silences("lb-b", [silence]).covered(span, HISTORY[1].rows[0]) == []
 
 
 def test_history_colours_the_strip_on_request_only() -> None:
@@ -237,7 +243,7 @@ def test_history_colours_the_strip_on_request_only() -> None:
 
 
 def test_strips_mark_a_failed_check_on_every_backend() -> None:
-    found = strips(HISTORY, Buckets.over(T0, minutes(3)))
+    found = strips(spans(HISTORY, T0, minutes(4), minutes(10)), Buckets.over(T0, minutes(3)))
     assert {label: s.text() for label, s in found.items()} == {
         "lsn-a/vm-1/80": ".#!#",
         "lsn-a/vm-2/80": "..! ",

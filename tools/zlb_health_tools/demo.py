@@ -102,13 +102,19 @@ def _is_metric_blob(line: str) -> bool:
 
 
 def print_fleet(out: TextIO, store: Any, lb_ids: list[str], tick: datetime) -> None:
-    """This tick's snapshot of each load balancer, read back from the table."""
+    """Each load balancer's latest snapshot, read back from the table (written this tick when
+    what the run saw changed, else the one that still holds: snapshots are change-only)."""
     for lb_id in lb_ids:
         snapshots = store.snapshots(lb_id, tick, tick + timedelta(seconds=59))
         if not snapshots:
             out.write(f"  {lb_id}: no snapshot\n")
             continue
         latest = snapshots[-1]
+        if latest.observed_at < tick:
+            out.write(
+                f"  {lb_id}: unchanged since {latest.observed_at:%H:%M:%S} UTC (no new snapshot)\n"
+            )
+            continue
         if not latest.ok:
             error = latest.error or {}
             out.write(
@@ -433,6 +439,8 @@ def _print_history(
             store.events(lb_id, started, end),
             backend=None,
             out=out,
+            window=(started, end),
+            now=end,  # the demo's ticks run ahead of the clock
             legend=lb_id == lb_ids[-1],
             silences=Silences(lb_id, [s for s in silences if s.matches_load_balancer(lb_id)]),
         )

@@ -20,6 +20,7 @@ from zlb_health.engine.notifications import Notification
 from zlb_health.engine.state import parse_iso
 from zlb_health_tools.awsenv import CliError, aws_failure, client
 from zlb_health_tools.cli import EXIT_USAGE
+from zlb_health_tools.spans import ONE_RUN, Span, covered, minutes, spans
 from zlb_health_tools.tableref import resolve_table, table_source
 from zlb_health_tools.timeline import LEGEND, Buckets, Strip, classify, paint, use_colour
 
@@ -44,14 +45,15 @@ def parse_moment(raw: str, *, now: datetime, option: str) -> datetime:
 
 @dataclass(slots=True)
 class Availability:
+    """One backend over the window, in minutes (a snapshot counts until the next one)."""
+
     backend: str  # listenerId/target/port
     listener_id: str = ""
     listener_name: str = ""
-    observations: int = 0
-    alive: int = 0
-    dead: int = 0
-    other: int = 0
-    maintenance: int = 0  # observations under a silence: left out of the percentage
+    alive: float = 0.0
+    dead: float = 0.0
+    other: float = 0.0
+    maintenance: float = 0.0  # under a silence: left out of the percentage
     last_status: str = ""
 
     @property
@@ -63,23 +65,31 @@ class Availability:
 
 @dataclass(frozen=True, slots=True)
 class Silences:
-    """The silences of one load balancer: which one covered a backend at a moment."""
+    """The silences of one load balancer: when each covered a backend."""
 
     load_balancer_id: str
     silences: Sequence[Silence] = ()
 
-    def covering(self, row: Sequence[Any], moment: datetime) -> Silence | None:
-        listener_id, instance_id, ip, port = str(row[0]), row[2], str(row[3]), str(row[4])
-        targets = [t for t in (instance_id, ip) if t]
-        return next(
-            (
-                s
-                for s in self.silences
-                if s.matches(self.load_balancer_id, listener_id, targets, port)
-                and s.active_at(moment)
-            ),
-            None,
-        )
+    def covered(self, span: Span, row: Sequence[Any]) -> list[tuple[datetime, datetime]]:
+        return covered(span.start, span.end, self.silences, self.load_balancer_id, row)
+
+    def used(self, found: Sequence[Span], backend: str | None) -> list[Silence]:
+        """The silences that covered some time of a backend shown."""
+        rows = [
+            (span, row)
+            for span in found
+            if span.snapshot.ok
+            for row in span.snapshot.rows
+            if not backend or backend_label(row) == backend
+        ]
+        return [
+            silence
+            for silence in sorted(self.silences, key=lambda s: s.id)
+            if any(
+                covered(span.start, span.end, [silence], self.load_balancer_id, row)
+                for span, row in rows
+            )
+        ]
 
 
 NO_SILENCES: Final = Silences("")
@@ -90,63 +100,77 @@ def backend_label(row: Sequence[Any]) -> str:
     return f"{listener_id}/{instance_id or ip}/{port}"
 
 
+def _outside(
+    span: Span, parts: Sequence[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """[span.start, span.end) without `parts` (merged, inside it)."""
+    out, cursor = [], span.start
+    for lo, hi in parts:
+        if lo > cursor:
+            out.append((cursor, lo))
+        cursor = max(cursor, hi)
+    if cursor < span.end:
+        out.append((cursor, span.end))
+    return out
+
+
 def availability(
-    snapshots: Sequence[Snapshot],
+    found: Sequence[Span],
     backend: str | None = None,
     silences: Silences = NO_SILENCES,
 ) -> list[Availability]:
     table: dict[str, Availability] = {}
-    for snapshot in snapshots:
-        if not snapshot.ok:
-            continue
-        for row in snapshot.rows:
+    for span in found:
+        if not span.snapshot.ok:
+            continue  # a failed check observed nothing
+        for row in span.snapshot.rows:
             label = backend_label(row)
             if backend and label != backend:
                 continue
             entry = table.setdefault(label, Availability(label, str(row[0])))
             entry.listener_name = str(row[1])  # the latest name wins
             status = str(row[5])
-            entry.observations += 1
             entry.last_status = status
-            if silences.covering(row, snapshot.observed_at) is not None:
-                entry.maintenance += 1
-            elif status == "Alive":
-                entry.alive += 1
+            under = minutes(silences.covered(span, row))
+            entry.maintenance += under
+            rest = span.minutes - under
+            if status == "Alive":
+                entry.alive += rest
             elif status == "Dead":
-                entry.dead += 1
+                entry.dead += rest
             else:
-                entry.other += 1
+                entry.other += rest
     return [table[label] for label in sorted(table)]
 
 
 def strips(
-    snapshots: Sequence[Snapshot],
+    found: Sequence[Span],
     buckets: Buckets,
     backend: str | None = None,
     silences: Silences = NO_SILENCES,
 ) -> dict[str, Strip]:
     """Every backend's timeline. A failed check observed nothing: it marks every backend."""
-    found: dict[str, Strip] = {}
-    failed: list[datetime] = []
-    for snapshot in snapshots:
-        if not snapshot.ok:
-            failed.append(snapshot.observed_at)
+    by_label: dict[str, Strip] = {}
+    failed: list[Span] = []
+    for span in found:
+        if not span.snapshot.ok:
+            failed.append(span)
             continue
-        for row in snapshot.rows:
+        for row in span.snapshot.rows:
             label = backend_label(row)
             if backend and label != backend:
                 continue
-            strip = found.setdefault(label, Strip(buckets))
-            if silences.covering(row, snapshot.observed_at) is not None:
-                strip.add(snapshot.observed_at, "maintenance")
-            else:
-                strip.add(
-                    snapshot.observed_at, classify(str(row[5]), row[6] if len(row) > 6 else None)
-                )
-    for strip in found.values():
-        for moment in failed:
-            strip.add(moment, "failed")
-    return found
+            strip = by_label.setdefault(label, Strip(buckets))
+            under = silences.covered(span, row)
+            health = classify(str(row[5]), row[6] if len(row) > 6 else None)
+            for lo, hi in _outside(span, under):
+                strip.cover(lo, hi, health)
+            for lo, hi in under:
+                strip.cover(lo, hi, "maintenance")
+    for strip in by_label.values():
+        for span in failed:
+            strip.cover(span.start, span.end, "failed")
+    return by_label
 
 
 def window_of(snapshots: Sequence[Snapshot]) -> tuple[datetime, datetime]:
@@ -167,30 +191,43 @@ def render_history(
     colour: bool = False,
     legend: bool = True,
     silences: Silences = NO_SILENCES,
+    now: datetime | None = None,
 ) -> None:
-    failed = sum(1 for s in snapshots if not s.ok)
-    out.write(f"{lb_id}: {len(snapshots)} snapshots ({failed} failed checks)")
-    if snapshots:
+    if window is None:  # from the first snapshot to the last one's run
+        start, last = window_of(snapshots)
+        end, buckets = last + ONE_RUN, Buckets.over(start, last)
+    else:
+        (start, end), buckets = window, Buckets.over(*window)
+    shown = [s for s in snapshots if s.observed_at >= start]
+    failed = sum(1 for s in shown if not s.ok)
+    out.write(f"{lb_id}: {len(shown)} snapshots ({failed} failed checks)")
+    if shown:
         out.write(
-            f", {snapshots[0].observed_at:%Y-%m-%d %H:%M:%S} .. "
-            f"{snapshots[-1].observed_at:%Y-%m-%d %H:%M:%S} UTC"
+            f", {shown[0].observed_at:%Y-%m-%d %H:%M:%S} .. "
+            f"{shown[-1].observed_at:%Y-%m-%d %H:%M:%S} UTC"
         )
     out.write("\n")
-    buckets = Buckets.over(*(window or window_of(snapshots)))
-    rows = availability(snapshots, backend, silences)
+    found = spans(snapshots, start, end, now or datetime.now(UTC))
+    rows = availability(found, backend, silences)
     if rows:
-        found = strips(snapshots, buckets, backend, silences)
-        _backend_table(rows, found, buckets, out, colour=colour)
+        _backend_table(rows, strips(found, buckets, backend, silences), buckets, out, colour=colour)
         if legend:
             out.write(f"  timeline: {LEGEND}\n")
+            out.write(
+                "  alive, dead, other, maint: minutes (a snapshot counts until the next one)\n"
+            )
         under = sum(r.maintenance for r in rows)
         if under:
-            ids = ", ".join(s.id for s in used_silences(snapshots, backend, silences))
+            ids = ", ".join(s.id for s in silences.used(found, backend))
             out.write(
-                f"  maintenance: {under} observations under a silence ({ids}) are left out of "
-                "the availability percentage\n"
+                f"  maintenance: {_minutes(under)} minutes under a silence ({ids}) are left out "
+                "of the availability percentage\n"
             )
     _transitions(events, backend, out)
+
+
+def _minutes(value: float) -> str:
+    return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
 
 
 def _backend_table(
@@ -220,8 +257,9 @@ def _backend_table(
         padding = " " * (strip_width - len(text) - 2)
         pct = "n/a" if r.percent is None else f"{r.percent:6.2f}%"
         out.write(
-            f"  {r.backend:<{width}}  |{shown}|{padding}  {pct:>12}  {r.alive:>5}  {r.dead:>4}  "
-            f"{r.other:>5}  {r.maintenance:>5}  {r.last_status}\n"
+            f"  {r.backend:<{width}}  |{shown}|{padding}  {pct:>12}  {_minutes(r.alive):>5}  "
+            f"{_minutes(r.dead):>4}  {_minutes(r.other):>5}  {_minutes(r.maintenance):>5}  "
+            f"{r.last_status}\n"
         )
 
 
@@ -325,13 +363,15 @@ def history_document(
     backend: str | None,
     window: tuple[datetime, datetime],
     silences: Silences = NO_SILENCES,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     buckets = Buckets.over(*window)
-    found = strips(snapshots, buckets, backend, silences)
+    found = spans(snapshots, *window, now or datetime.now(UTC))
+    by_label = strips(found, buckets, backend, silences)
     return {
         "loadBalancerId": lb_id,
         "window": {"start": _iso(window[0]), "end": _iso(window[1])},
-        "snapshots": len(snapshots),
+        "snapshots": sum(1 for s in snapshots if s.observed_at >= window[0]),
         "timeline": {
             "start": _iso(buckets.start),
             "end": _iso(buckets.end),
@@ -348,40 +388,26 @@ def history_document(
                 None,
             ],
         },
+        # alive, dead, other, maintenance: minutes; a snapshot counts until the next one.
         "availability": [
             {
                 "backend": r.backend,
                 "listenerId": r.listener_id,
                 "listenerName": r.listener_name,
                 "percent": r.percent,
-                "alive": r.alive,
-                "dead": r.dead,
-                "other": r.other,
-                "maintenance": r.maintenance,
+                "alive": round(r.alive, 2),
+                "dead": round(r.dead, 2),
+                "other": round(r.other, 2),
+                "maintenance": round(r.maintenance, 2),
                 "lastStatus": r.last_status,
-                "timeline": found[r.backend].states(),
+                "timeline": by_label[r.backend].states(),
             }
-            for r in availability(snapshots, backend, silences)
+            for r in availability(found, backend, silences)
         ],
-        # Observations under these were counted as maintenance, not in `percent`.
-        "silences": [s.to_dict() for s in used_silences(snapshots, backend, silences)],
+        # Time under these was counted as maintenance, not in `percent`.
+        "silences": [s.to_dict() for s in silences.used(found, backend)],
         "events": [e.to_dict() for e in events],
     }
-
-
-def used_silences(
-    snapshots: Sequence[Snapshot], backend: str | None, silences: Silences
-) -> list[Silence]:
-    """The silences that covered at least one observation shown."""
-    used: dict[str, Silence] = {}
-    for snapshot in snapshots:
-        for row in snapshot.rows if snapshot.ok else ():
-            if backend and backend_label(row) != backend:
-                continue
-            found = silences.covering(row, snapshot.observed_at)
-            if found is not None:
-                used.setdefault(found.id, found)
-    return [used[k] for k in sorted(used)]
 
 
 def _iso(moment: datetime) -> str:

@@ -174,21 +174,29 @@ def function_environment_names(template: dict[str, Any]) -> set[str]:
     return set(function_environment(template))
 
 
-def schedule_event(template: dict[str, Any]) -> dict[str, Any]:
-    """Properties of the function's one ScheduleV2 event."""
-    events = function_properties(template).get("Events", {})
-    schedules = [e["Properties"] for e in events.values() if e.get("Type") == "ScheduleV2"]
-    if len(schedules) != 1:
-        raise ValueError(f"expected exactly one ScheduleV2 event, found {len(schedules)}")
-    props: dict[str, Any] = schedules[0]
+MAX_SHARDS = 8  # template.yaml's Shards parameter, MaxValue
+
+
+def schedule_event(template: dict[str, Any], shard: int = 0) -> dict[str, Any]:
+    """Properties of shard `shard`'s schedule (an AWS::Scheduler::Schedule, ShardSchedule<i>)."""
+    resource = template.get("Resources", {}).get(f"ShardSchedule{shard}")
+    if not isinstance(resource, dict) or resource.get("Type") != "AWS::Scheduler::Schedule":
+        raise ValueError(f"no schedule ShardSchedule{shard} in the template")
+    props: dict[str, Any] = resource["Properties"]
     return props
 
 
-def schedule_input(template: dict[str, Any]) -> dict[str, Any]:
-    """The schedule's Input, parsed (placeholders such as <aws.scheduler.execution-id> kept)."""
-    raw = schedule_event(template)["Input"]
-    if not isinstance(raw, str):
-        raise TypeError("the schedule's Input must be a literal JSON string")
+def schedule_input(
+    template: dict[str, Any], shard: int = 0, shards: int | None = None
+) -> dict[str, Any]:
+    """Shard `shard`'s schedule Input, parsed, with `${Shards}` the given number (default: the
+    parameter's default). Scheduler's placeholders such as <aws.scheduler.execution-id> kept."""
+    raw = schedule_event(template, shard)["Target"]["Input"]
+    if isinstance(raw, dict) and set(raw) == {"Fn::Sub"} and isinstance(raw["Fn::Sub"], str):
+        count = shards if shards is not None else template["Parameters"]["Shards"]["Default"]
+        raw = raw["Fn::Sub"].replace("${Shards}", str(int(count)))
+    if not isinstance(raw, str) or "${" in raw:
+        raise TypeError("a schedule's Input must be JSON text (with at most ${Shards} in it)")
     document = json.loads(raw)
     if not isinstance(document, dict):
         raise TypeError("the schedule's Input is not a JSON object")

@@ -1,6 +1,7 @@
 """When, not only how much: a backend's history as a strip of one character per time bucket.
 
-Each snapshot row is one observation of a backend, classified the way `engine.tally` counts
+Each snapshot holds until the next one (tools/zlb_health_tools/spans.py); its row of a backend is
+classified the way `engine.tally` counts
 health (healthy: every checked port Alive; partly down: some ports Dead). A bucket shows the
 worst of what it saw, with data winning over failed checks (a failed check observes nothing):
 
@@ -47,6 +48,7 @@ NICE_STEPS: Final = tuple(
     for m in (1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440, 2880, 10080)
 )
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_TICK: Final = timedelta(microseconds=1)  # an end is exclusive
 
 
 def classify(status: str, detail: Sequence[Sequence[Any]] | None) -> Health:
@@ -132,6 +134,16 @@ class Strip:
     def add(self, moment: datetime, health: Health) -> None:
         index = self.buckets.index(moment)
         if index is not None:
+            self.seen[index].append(health)
+
+    def cover(self, start: datetime, end: datetime, health: Health) -> None:
+        """`health` held over [start, end): every bucket it overlaps saw it."""
+        if end <= start:
+            return
+        step, origin = self.buckets.step, self.buckets.start
+        first = max(0, (start - origin) // step)
+        last = min(self.buckets.count - 1, (end - origin - _TICK) // step)
+        for index in range(first, last + 1):
             self.seen[index].append(health)
 
     def states(self) -> list[Health | None]:

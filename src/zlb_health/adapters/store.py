@@ -150,6 +150,9 @@ class Snapshot:
     counts: dict[str, int] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     invalid_rows: int = 0
+    # Written when what was seen changed, and at least every `heartbeat_minutes` (None: an
+    # older item, written every run): until the next snapshot, what it saw still held.
+    heartbeat_minutes: int | None = None
 
 
 class HealthStore:
@@ -218,8 +221,22 @@ class HealthStore:
         return [_stored_state_from_item(item) for item in items]
 
     def snapshots(self, load_balancer_id: str, start: datetime, end: datetime) -> list[Snapshot]:
+        """The snapshots in [start, end], and the one before `start` (what held at `start`:
+        snapshots are written on change and at the heartbeat, not every run)."""
+        before = self._query_all(
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": {"S": lb_pk(load_balancer_id)},
+                ":low": {"S": "SNAP#"},
+                ":high": {"S": f"SNAP#{iso(start)}"},
+            },
+            ScanIndexForward=False,
+            Limit=1,
+            pages=1,
+        )
         items = self._query_range(load_balancer_id, f"SNAP#{iso(start)}", f"SNAP#{iso(end)}")
-        return [_snapshot_from_item(item) for item in items]
+        earlier = [i for i in before if i["SK"]["S"] < f"SNAP#{iso(start)}"]
+        return [_snapshot_from_item(item) for item in (*earlier, *items)]
 
     def events(self, load_balancer_id: str, start: datetime, end: datetime) -> list[Notification]:
         items = self._query_range(
@@ -247,15 +264,18 @@ class HealthStore:
             },
         )
 
-    def _query_all(self, **query: Any) -> list[dict[str, Any]]:
-        """Every item of a Query on this table, following LastEvaluatedKey."""
+    def _query_all(self, *, pages: int | None = None, **query: Any) -> list[dict[str, Any]]:
+        """Every item of a Query on this table, following LastEvaluatedKey (at most `pages`
+        pages when given: with a Limit, the first items only)."""
         kwargs: dict[str, Any] = {"TableName": self.table_name, **query}
         items: list[dict[str, Any]] = []
+        read = 0
         while True:
             response = self._call("Query", self._client.query, **kwargs)
             self.read_requests += 1
+            read += 1
             items.extend(response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
+            if "LastEvaluatedKey" not in response or (pages is not None and read >= pages):
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
@@ -573,6 +593,8 @@ class HealthStore:
             item["error"] = {"S": json.dumps(snapshot.error, separators=(",", ":"))}
         if snapshot.invalid_rows:
             item["invalidRows"] = {"N": str(snapshot.invalid_rows)}
+        if snapshot.heartbeat_minutes is not None:
+            item["heartbeatMinutes"] = {"N": str(snapshot.heartbeat_minutes)}
         return item
 
     # -- the error boundary ----------------------------------------------------------------
@@ -676,4 +698,7 @@ def _snapshot_from_item(item: dict[str, Any]) -> Snapshot:
         counts={k: int(v["N"]) for k, v in item.get("counts", {}).get("M", {}).items()},
         error=json.loads(item["error"]["S"]) if "error" in item else None,
         invalid_rows=int(item.get("invalidRows", {}).get("N", "0")),
+        heartbeat_minutes=int(item["heartbeatMinutes"]["N"])
+        if "heartbeatMinutes" in item
+        else None,
     )

@@ -114,6 +114,34 @@ class Silence:
         ends = start.astimezone(UTC) + timedelta(minutes=self.duration_minutes or 0)
         return tick < ends
 
+    def windows(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The parts of [start, end) in which the silence is active (`active_at` over a span,
+        for history: which minutes were maintenance)."""
+        bound_lo = max(start, parse_iso(self.starts))
+        bound_hi = min([end, *(parse_iso(t) for t in (self.ends, self.expired_at) if t)])
+        if bound_hi <= bound_lo:
+            return []
+        if self.cron is None:
+            return [(bound_lo, bound_hi)]
+        length = timedelta(minutes=self.duration_minutes or 0)
+        out: list[tuple[datetime, datetime]] = []
+        # Every occurrence whose window reaches into [bound_lo, bound_hi), in order.
+        zone = ZoneInfo(self.timezone)
+        first = latest_occurrence(self.cron, self.timezone, bound_lo)
+        cursor = (first or bound_lo).astimezone(zone)
+        occurrences = CronSim(self.cron, cursor - timedelta(seconds=1))
+        for occurrence in occurrences:
+            opens = occurrence.astimezone(UTC)
+            if opens >= bound_hi:
+                break
+            lo, hi = max(opens, bound_lo), min(opens + length, bound_hi)
+            if hi > lo:
+                if out and lo <= out[-1][1]:
+                    out[-1] = (out[-1][0], max(out[-1][1], hi))  # overlapping windows merge
+                else:
+                    out.append((lo, hi))
+        return out
+
     # -- what -----------------------------------------------------------------------------
 
     def matches_load_balancer(self, load_balancer_id: str) -> bool:

@@ -185,6 +185,7 @@ class LbState:
     retired: str | None = None  # why it is no longer watched; its last word is pending
     baselined: bool = False  # an answer was applied: later backends are "added", not baseline
     silences: dict[str, str] = field(default_factory=dict)  # silence id -> tick it began applying
+    snapshot_at: str | None = None  # tick of the last snapshot written (the heartbeat's clock)
 
     def copy(self) -> LbState:
         """A deep copy (the engine never mutates the state it was given)."""
@@ -203,6 +204,7 @@ class LbState:
             retired=self.retired,
             baselined=self.baselined,
             silences=dict(self.silences),
+            snapshot_at=self.snapshot_at,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -240,6 +242,7 @@ class LbState:
             "r": self.retired,
             "a": self.baselined,
             "q": dict(sorted(self.silences.items())),
+            "h": self.snapshot_at,
             "m": {scope: m.encode() for scope, m in sorted(self.monitors.items())},
             "l": {
                 lid: [ls.critical_since, ls.last_reminder_at]
@@ -282,6 +285,7 @@ class LbState:
             retired=data.get("r"),
             baselined=bool(data.get("a", False)),
             silences=dict(data.get("q", {})),
+            snapshot_at=data.get("h"),
         )
 
 
