@@ -156,7 +156,9 @@ def test_handler_reads_credentials_from_secrets_manager_and_reports(  # noqa: PL
     (message,) = inbox.messages()
     assert message["attributes"]["load_balancer_id"] == "lb-1"
     output = capsys.readouterr().out
-    assert '"BackendsDead"' in output  # EMF metrics were emitted
+    # The watchdog's heartbeat per completed run, and a health line while lb-1 is not healthy.
+    assert output.count('"RunsCompleted":[1.0]') == 3
+    assert '{"record":"lb_health","lb":"lb-1","ok":true,"backends":3,"alive":2,"dead":1,' in output
     assert KEY.access_key_password not in output
 
 

@@ -44,10 +44,14 @@ def test_history_gives_availability_and_notifications(
     harness_for: Callable[..., Harness], stack: LocalStack
 ) -> None:
     h = harness_for(fleet([status(1, "vm-1", "Dead"), status(3, "vm-1", "Alive")]))
-    for _ in range(5):  # vm-1: Alive, Dead, Dead, Alive, Alive
+    for _ in range(5):  # vm-1: Alive, Dead, Dead, Alive, Alive (ticks 12:00 to 12:04)
         h.run()
     out, err = io.StringIO(), io.StringIO()
-    code = run_history(history_args(), env={"TABLE_NAME": stack.table_name}, out=out, err=err)
+    # Each snapshot holds until the next one; the run at --until counts for its minute: five
+    # minutes, two of them Dead. (Past 12:04 the last snapshot would hold on: no run said
+    # otherwise, and the watchdog alarm is what tells runs that stopped.)
+    args = history_args(until="2026-11-23T12:04:00Z")
+    code = run_history(args, env={"TABLE_NAME": stack.table_name}, out=out, err=err)
     assert (code, err.getvalue()) == (0, "")
     document = json.loads(out.getvalue())
     assert document["snapshots"] == 5
@@ -174,4 +178,4 @@ def test_the_demo_shows_a_maintenance_window(demo_output: str) -> None:
     assert "vm-web-1" not in ended
     assert "ZLB zlb-health INFO web-frontend: UP 1: vm-web-2:8080" in cycles[16]
     assert "  lsn-web-http/vm-web-2/8080   |..####....mmmm#..|" in out
-    assert "maintenance: 12 observations under a silence" in out
+    assert "maintenance: 12 minutes under a silence" in out

@@ -61,9 +61,9 @@ def delivered(batches: list[list[dict[str, Any]]]) -> list[tuple[int, str, list[
 
 
 def history(r: HandlerRig) -> dict[str, Any]:
-    """`zlb-health history --json` of lb-1 over the rig's first hour."""
+    """`zlb-health history --json` of lb-1 from the rig's first tick to its last one."""
     argv = ["history", "--load-balancer-id", "lb-1", "--json"]
-    argv += ["--since", tick_time(0), "--until", tick_time(60)]
+    argv += ["--since", tick_time(0), "--until", tick_time(r.minute - 1)]
     args = cli.build_parser().parse_args(argv)
     out, err = io.StringIO(), io.StringIO()
     env = {**os.environ, "TABLE_NAME": r.stack.table_name}

@@ -334,7 +334,7 @@ def _run(  # noqa: PLR0917
         elif cycle < cycles:
             time.sleep(REAL_API_INTERVAL_SECONDS)
 
-    _print_history(out, runtime.store, lb_ids, (first_tick - timedelta(minutes=1), tick))
+    _print_history(out, runtime.store, lb_ids, (first_tick, tick))
     out.write(f"\n{RULE}\n")
     story.totals(out, cycles)
     out.write(f"\n{RULE}\ndone: {cycles} runs. Next: `make test`, or deploy (README).\n")
@@ -430,7 +430,7 @@ def _print_history(
     out.write(f"\n{RULE}\nhistory read back from the table:\n")
     from zlb_health_tools.history import Silences, render_history
 
-    started, end = ticks[0], ticks[1] + timedelta(minutes=1)
+    started, end = ticks  # the first run and the last one (history counts its minute)
     silences = [s for s, _matched in store.load_silences()]
     for lb_id in lb_ids:
         render_history(
@@ -440,7 +440,7 @@ def _print_history(
             backend=None,
             out=out,
             window=(started, end),
-            now=end,  # the demo's ticks run ahead of the clock
+            now=end + timedelta(minutes=1),  # the demo's ticks run ahead of the clock
             legend=lb_id == lb_ids[-1],
             silences=Silences(lb_id, [s for s in silences if s.matches_load_balancer(lb_id)]),
         )

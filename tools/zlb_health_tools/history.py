@@ -194,8 +194,8 @@ def render_history(
     now: datetime | None = None,
 ) -> None:
     if window is None:  # from the first snapshot to the last one's run
-        start, last = window_of(snapshots)
-        end, buckets = last + ONE_RUN, Buckets.over(start, last)
+        start, end = window_of(snapshots)
+        buckets = Buckets.over(start, end)
     else:
         (start, end), buckets = window, Buckets.over(*window)
     shown = [s for s in snapshots if s.observed_at >= start]
@@ -207,7 +207,7 @@ def render_history(
             f"{shown[-1].observed_at:%Y-%m-%d %H:%M:%S} UTC"
         )
     out.write("\n")
-    found = spans(snapshots, start, end, now or datetime.now(UTC))
+    found = spans(snapshots, start, end + ONE_RUN, now or datetime.now(UTC))  # see _history
     rows = availability(found, backend, silences)
     if rows:
         _backend_table(rows, strips(found, buckets, backend, silences), buckets, out, colour=colour)
@@ -366,7 +366,7 @@ def history_document(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     buckets = Buckets.over(*window)
-    found = spans(snapshots, *window, now or datetime.now(UTC))
+    found = spans(snapshots, window[0], window[1] + ONE_RUN, now or datetime.now(UTC))  # _history
     by_label = strips(found, buckets, backend, silences)
     return {
         "loadBalancerId": lb_id,
@@ -441,6 +441,7 @@ def _history(
     try:
         start = parse_moment(args.since, now=now, option="--since")
         end = parse_moment(args.until, now=now, option="--until") if args.until else now
+        # The run at --until counts for its minute (inclusive, as the snapshot query is).
     except UsageError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     target = resolve_table(args, env)

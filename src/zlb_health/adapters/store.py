@@ -221,22 +221,24 @@ class HealthStore:
         return [_stored_state_from_item(item) for item in items]
 
     def snapshots(self, load_balancer_id: str, start: datetime, end: datetime) -> list[Snapshot]:
-        """The snapshots in [start, end], and the one before `start` (what held at `start`:
-        snapshots are written on change and at the heartbeat, not every run)."""
-        before = self._query_all(
-            KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
-            ExpressionAttributeValues={
-                ":pk": {"S": lb_pk(load_balancer_id)},
-                ":low": {"S": "SNAP#"},
-                ":high": {"S": f"SNAP#{iso(start)}"},
-            },
-            ScanIndexForward=False,
-            Limit=1,
-            pages=1,
-        )
-        items = self._query_range(load_balancer_id, f"SNAP#{iso(start)}", f"SNAP#{iso(end)}")
-        earlier = [i for i in before if i["SK"]["S"] < f"SNAP#{iso(start)}"]
-        return [_snapshot_from_item(item) for item in (*earlier, *items)]
+        """The snapshots in [start, end], and the one before `start` when none is at `start`
+        (what held then: snapshots are written on change and at the heartbeat, not every run)."""
+        low = f"SNAP#{iso(start)}"
+        items = self._query_range(load_balancer_id, low, f"SNAP#{iso(end)}")
+        if not items or items[0]["SK"]["S"] > low:
+            before = self._query_all(
+                KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+                ExpressionAttributeValues={
+                    ":pk": {"S": lb_pk(load_balancer_id)},
+                    ":low": {"S": "SNAP#"},
+                    ":high": {"S": low},
+                },
+                ScanIndexForward=False,
+                Limit=1,
+                pages=1,
+            )
+            items = [i for i in before if i["SK"]["S"] < low] + items
+        return [_snapshot_from_item(item) for item in items]
 
     def events(self, load_balancer_id: str, start: datetime, end: datetime) -> list[Notification]:
         items = self._query_range(
