@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from tests.conftest import Inbox
 from tests.integration.harness import Harness, fleet, harness_factory, status, summarize
 
+from zlb_health_tools.history import history_document
 from zlb_health_tools.stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -184,6 +185,37 @@ def test_state_survives_a_failed_call_for_one_load_balancer(
     assert inbox.messages() == []
     h.run()  # vm-1 Dead (2): the malformed answer neither counted nor reset the streak
     assert [summarize(m)[:3] for m in inbox.messages()] == [("health_change", "warning", "lb-a")]
+
+
+def test_snapshots_are_written_on_change_and_at_the_heartbeat_and_history_is_unchanged(
+    harness_for: Callable[..., Harness],
+) -> None:
+    """A quiet load balancer writes a snapshot at its heartbeat only; every run that changes
+    its state writes one; and history counts the same minutes as a snapshot every run would."""
+    h = harness_for(
+        fleet([status(3, "vm-1", "Dead"), status(9, "vm-1", "Alive")]),
+        SNAPSHOT_HEARTBEAT_MINUTES="5",
+    )
+    start = h.clock()
+    for _ in range(20):  # minutes 0-19: vm-1 Dead at 3-8, Alive again from 9
+        h.run()
+    last = start + timedelta(minutes=19)
+    snapshots = h.store.snapshots("lb-a", start, last)
+    written = [int((s.observed_at - start).total_seconds() // 60) for s in snapshots]
+    # 0-2 the first run and the streaks settling (they stop at the larger threshold + 1);
+    # 3-5 vm-1 Dead, notified at 4 (FAILURE_THRESHOLD 2), settled at 5; 9-11 the same for its
+    # recovery; 16 the heartbeat, 5 minutes after 11: nothing else changed the state.
+    assert written == [0, 1, 2, 3, 4, 5, 9, 10, 11, 16]
+    assert {s.heartbeat_minutes for s in snapshots} == {5}
+    document = history_document(
+        "lb-a", snapshots, [], backend=None, window=(start, last), now=last + timedelta(minutes=1)
+    )
+    by_backend = {a["backend"]: a for a in document["availability"]}
+    assert (by_backend["lsn-a/vm-1/80"]["alive"], by_backend["lsn-a/vm-1/80"]["dead"]) == (14, 6)
+    assert (
+        by_backend["lsn-a/vm-1/80"]["timeline"] == ["healthy"] * 3 + ["down"] * 6 + ["healthy"] * 11
+    )
+    assert (by_backend["lsn-a/vm-2/80"]["alive"], by_backend["lsn-a/vm-2/80"]["dead"]) == (20, 0)
 
 
 def test_snapshots_are_written_for_every_run(harness_for: Callable[..., Harness]) -> None:
