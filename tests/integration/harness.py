@@ -19,7 +19,8 @@ from zlb_health.adapters import aws
 from zlb_health.adapters.publisher import SnsPublisher
 from zlb_health.adapters.store import HealthStore
 from zlb_health.config import load_config
-from zlb_health.monitor import Monitor, RunReport
+from zlb_health.monitor import ONE_SHARD, Monitor, RunReport
+from zlb_health.shards import Shard
 from zlb_health.zenlayer.client import ZenlayerClient
 from zlb_health.zenlayer.credentials import AccessKey, Credentials
 from zlb_health_tools.emulator.scenario import Scenario
@@ -180,6 +181,7 @@ class Harness:
         api_deadline: float = float("inf"),
         scheduled_time: datetime | None = None,
         advance: bool = True,
+        shard: Shard = ONE_SHARD,
     ) -> RunReport:
         """One scheduled run at the current step, then time and the timeline move on."""
         self.runs += 1
@@ -188,6 +190,7 @@ class Harness:
             api_deadline=api_deadline,
             lease_until=(self.clock() + timedelta(seconds=50)).timestamp(),
             scheduled_time=scheduled_time,
+            shard=shard,
         )
         if advance:
             self.clock.tick()

@@ -10,9 +10,10 @@ listener target (5xx, malformed JSON, 429, 404), empty `backends`, rows with mis
 duplicated rows, discovery failures, SNS refusing every Publish, a second delivery of a tick,
 and crashes in the middle of a run (between two commits, or before publishing) -- and
 maintenance silences (a load balancer, all of them, a listener or one backend; windows that end,
-are expired early, or are acknowledgements that end once healthy). Each step runs
-the real Monitor against the emulator and moto's server over HTTP; what subscribers received is
-read from an SQS queue subscribed to the topic.
+are expired early, or are acknowledgements that end once healthy) -- and the operator changing
+`Shards` (1 to 3; each tick is then one run per shard, each with its own tick claim, and a crash
+kills one of them). Each step runs the real Monitor against the emulator and moto's server over
+HTTP; what subscribers received is read from an SQS queue subscribed to the topic.
 
 Checked after every step:
 - REF  the stored state equals an independent reference model of the documented rules (the
@@ -56,6 +57,7 @@ from tests.integration.harness import KEY, Harness
 from zlb_health.adapters.store import StoredState
 from zlb_health.engine.maintenance import Backend, Silence
 from zlb_health.engine.state import FLEET_ID, FleetState, LbState, iso, parse_iso
+from zlb_health.shards import Shard, shard_of
 from zlb_health_tools.emulator.scenario import FleetLookupError, Scenario
 from zlb_health_tools.emulator.server import Emulator
 from zlb_health_tools.localaws import LocalAws
@@ -131,6 +133,7 @@ class Step:
     sns_down: bool = False
     duplicate: bool = False  # deliver this tick a second time after the run
     crash: str | None = None  # "mid_commit" | "before_publish"
+    shards: int = 1  # the tick is one run per shard (Shards changes now and then)
 
     def story(self) -> str:
         bits = [_event_text(e) for e in self.events]
@@ -143,6 +146,8 @@ class Step:
             bits.append("tick delivered twice")
         if self.crash:
             bits.append(f"crash {self.crash}")
+        if self.shards > 1:
+            bits.append(f"{self.shards} shards")
         return "; ".join(bits) or "-"
 
 
@@ -292,6 +297,17 @@ def _copy_listener(listener: WListener) -> WListener:
     )
 
 
+def lb_name(n: int) -> str:
+    """The n-th load balancer's id: chosen so that with 2 and 3 shards the fleet's load balancers
+    fall into different shards (plain `lb-0`, `lb-1`, `lb-2` all hash to shard 0 of 2, and a
+    shard that owns nothing would hide what sharding can get wrong)."""
+    return next(
+        name
+        for name in (f"lb-{n}{suffix}" for suffix in "abcdefghijklmnopqrstuvwxyz")
+        if (shard_of(name, 2), shard_of(name, 3)) == (n % 2, n % 3)
+    )
+
+
 @st.composite
 def _fleet(draw: st.DrawFn) -> dict[str, WLb]:
     fleet: dict[str, WLb] = {}
@@ -317,7 +333,7 @@ def _fleet(draw: st.DrawFn) -> dict[str, WLb]:
                     )
                     ip += 1
             listeners[f"lsn-{lb_n}{lsn_n}"] = WListener(8000 + lsn_n, True, backends)
-        fleet[f"lb-{lb_n}"] = WLb(listeners)
+        fleet[lb_name(lb_n)] = WLb(listeners)
     return fleet
 
 
@@ -475,8 +491,11 @@ def plans(draw: st.DrawFn) -> Plan:
                 targets.append((lb_id, None))
     world = _World(fleet)
     steps = [Step()]  # step 0: the baseline
+    shards = 1
     for _ in range(draw(st.integers(10, 40))):
-        step = Step()
+        if draw(st.integers(0, 7)) == 0:  # the operator changes Shards
+            shards = draw(st.integers(1, 3))
+        step = Step(shards=shards)
         for _ in range(draw(st.integers(0, 3))):
             event = _event(world, draw, mode)
             if event is not None:
@@ -848,7 +867,7 @@ class Soak:
             self.check_all_healthy(h)
 
     def step(self, h: Harness, emulator: Emulator, step: Step) -> None:
-        _count_runs(2 if step.duplicate else 1)
+        _count_runs((2 if step.duplicate else 1) * step.shards)
         fleet = h.store.load_states([FLEET_ID])[FLEET_ID].state
         self.known = set(fleet.known) if isinstance(fleet, FleetState) else set()
         answers, discovery, listed = self.expected(emulator, step)
@@ -859,27 +878,20 @@ class Soak:
         for silence in self.plan.silences:
             if silence.expire_at == self.index:  # `zlb-health silence expire` before this run
                 h.store.expire_silence(silence.product(), iso(tick))
-        try:
-            h.run(scheduled_time=tick)
-        except CrashError:
-            h.clock.tick()
-            h.emulator.advance()
-        for lb_id, lb_answers in answers.items():
-            if not step.crash or lb_id in self.committed:
-                lb = self.reference.lbs.get(lb_id)
-                if lb is not None and lb.retired and lb_id not in listed:
-                    continue  # a retired load balancer seen again only counts once listed
-                self.reference.observe(lb_id, lb_answers)
-        if discovery is not None and (not step.crash or FLEET_ID in self.committed):
-            self.reference.discover(discovery)
-        if discovery:
-            for lb_id in sorted(self.known - listed):
-                if not step.crash or lb_id in self.committed:
-                    self.reference.missing(lb_id)
+        shards = [Shard(index, step.shards) for index in range(step.shards)]
+        for shard in shards:  # each shard's schedule invokes the function with its own event
+            try:
+                h.run(scheduled_time=tick, shard=shard, advance=False)
+            except CrashError:
+                self.crash = None  # that invocation died; the other shards' run as usual
+        h.clock.tick()
+        h.emulator.advance()
         self.crash = None
+        self.reference_sees(step, answers, discovery, listed)
         if step.duplicate:
             before = self.health(h)
-            h.run(scheduled_time=tick, advance=False)  # it sees the next step's fleet
+            for shard in shards:
+                h.run(scheduled_time=tick, shard=shard, advance=False)  # sees the next step
             assert self.health(h) == before, "I5: a second delivery of a tick changed the state"
         self.sns_down = False
         for message in self.inbox.messages():
@@ -892,6 +904,27 @@ class Soak:
             note(f"  told: {message['attributes']['event_type']} {body.get('summary')} {said}")
             self.subscribers.receive(message)
         self.check(h)
+
+    def reference_sees(
+        self,
+        step: Step,
+        answers: dict[str, dict[str, list[Row] | None]],
+        discovery: bool | None,
+        listed: set[str],
+    ) -> None:
+        """The reference observes what the product committed (all of it, unless a run died)."""
+        for lb_id, lb_answers in answers.items():
+            if not step.crash or lb_id in self.committed:
+                lb = self.reference.lbs.get(lb_id)
+                if lb is not None and lb.retired and lb_id not in listed:
+                    continue  # a retired load balancer seen again only counts once listed
+                self.reference.observe(lb_id, lb_answers)
+        if discovery is not None and (not step.crash or FLEET_ID in self.committed):
+            self.reference.discover(discovery)
+        if discovery:
+            for lb_id in sorted(self.known - listed):
+                if not step.crash or lb_id in self.committed:
+                    self.reference.missing(lb_id)
 
     def expected(
         self, emulator: Emulator, step: Step

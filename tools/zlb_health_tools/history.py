@@ -449,7 +449,7 @@ def _history(
     progress = PageProgress(err, args.load_balancer_id, start, end, enabled=err.isatty())
     dynamodb.meta.events.register("after-call.dynamodb.Query", progress.on_page)
     try:
-        store = HealthStore(target.table, ttl_days=1, client=dynamodb)
+        store = HealthStore(target.table, client=dynamodb)
         snapshots = store.snapshots(args.load_balancer_id, start, end)
         events = store.events(args.load_balancer_id, start, end)
         silences = Silences(

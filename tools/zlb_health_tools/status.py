@@ -150,7 +150,7 @@ def run_status(
     try:
         target = resolve_table(args, env)
         thresholds = thresholds_from(env, target.stack)
-        store = HealthStore(target.table, ttl_days=1, client=client("dynamodb", target.region))
+        store = HealthStore(target.table, client=client("dynamodb", target.region))
         try:
             status = read_status(store, thresholds)
         except StoreError as error:

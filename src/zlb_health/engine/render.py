@@ -245,6 +245,7 @@ def document(n: Notification, origin: Origin, limit: int) -> dict[str, Any]:
 
 
 def _email(n: Notification, origin: Origin, limit: int) -> str:
+    # A little over 60 lines on purpose: the email's sections in the order a reader sees them.
     names = n.listener_names
     lines = [
         f"{_TITLES.get(n.event_type, n.event_type)} - severity {n.severity.upper()}",
