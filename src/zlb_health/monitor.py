@@ -457,6 +457,8 @@ class Monitor:
         def evaluate(stored: StoredState) -> Change | None:
             state = stored.state
             assert state is None or isinstance(state, LbState)  # noqa: S101 - LB subjects only
+            if _forgotten(lb_id, stored, known, plan):
+                return None  # told and deleted: whatever the API says of it now, it stays gone
             evaluation: Evaluation | None = None
             if observation is not None and (
                 state is None or not state.retired or lb_id in plan.current
@@ -613,6 +615,8 @@ class Monitor:
         stored_now = {s.load_balancer_id for s in committed if isinstance(s.state, LbState)}
         stored_now |= {lb for lb, s in states.items() if s.version > 0}
         forgotten = self._forget_retired(states, run)
+        known = _known(fleet)
+        forgotten |= {lb for lb, s in states.items() if _forgotten(lb, s, known, plan)}
         thresholds = self.config.thresholds
 
         def evaluate(stored: StoredState) -> Change:
@@ -744,6 +748,13 @@ def _note_duplicates(report: RunReport, lb_id: str, duplicates: int) -> None:
             "rows naming the same backend merged (the worse status kept)",
             extra={"load_balancer_id": lb_id, "duplicates": duplicates},
         )
+
+
+def _forgotten(lb_id: str, stored: StoredState, known: set[str], plan: _Plan) -> bool:
+    """In the registry but without a state, and not in this run's answer: a run deleted its
+    state (told and forgotten) and died before the registry said so. Polled again (a discovery
+    outage polls the registry), it would come back as a new load balancer."""
+    return stored.version == 0 and lb_id in known and lb_id not in plan.current
 
 
 def _known(fleet: StoredState) -> set[str]:

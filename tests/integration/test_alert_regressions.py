@@ -544,6 +544,47 @@ def test_a_deleted_load_balancer_is_announced_once_and_then_forgotten(
     assert "LB#lb-2" not in stored_subjects(stack)  # forgotten once its last word was out
 
 
+class Died(BaseException):
+    """The process dies (a Lambda timeout): nothing of the run after this point happens."""
+
+
+def test_a_run_that_dies_between_forgetting_and_the_registry_does_not_bring_it_back(
+    rig: Rig, stack: LocalStack
+) -> None:
+    """Found by the soak: a deleted load balancer is forgotten (its item deleted), the run dies
+    before the registry of known load balancers says so, and the next discovery outage polled
+    it from the registry: NOT_FOUND made it a new, degraded load balancer that never ended."""
+    remove = {"step": 3, "action": "remove_load_balancer", "loadBalancerId": "lb-2"}
+    outage = {"type": "server_error", "status": 503, "actions": ["DescribeLoadBalancers"],
+              "fromStep": 6, "toStep": 9}  # fmt: skip
+    r = rig(two_load_balancers([remove], [outage]), MONITOR_FAILURE_THRESHOLD="1")
+    client = handler.get_runtime().store._client
+    armed = {"forgotten": False}
+
+    def forgotten(**_: Any) -> None:
+        armed["forgotten"] = True
+
+    def registry(params: dict[str, Any], **_: Any) -> None:
+        item = params["TransactItems"][0].get("Put", {}).get("Item", {})
+        if armed["forgotten"] and item.get("PK", {}).get("S") == "LB#*":
+            armed["forgotten"] = False
+            raise Died
+
+    client.meta.events.register("after-call.dynamodb.DeleteItem", forgotten)
+    client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", registry)
+    for _ in range(12):
+        try:
+            r.tick()
+        except Died:  # the run dies; the schedule goes on
+            r.minute += 1
+            r.emulator.advance()
+    about_lb2 = [m for m in r.published if m["attributes"]["load_balancer_id"] == "lb-2"]
+    assert [m["body"].get("retired") for m in about_lb2] == ["deleted"]  # its last word, once
+    assert "LB#lb-2" not in stored_subjects(stack)
+    degraded = [m for m in r.published if m["attributes"]["event_type"] == "monitor_degraded"]
+    assert [m["attributes"]["load_balancer_id"] for m in degraded] == ["*"]  # discovery only
+
+
 def test_during_a_discovery_outage_only_existing_load_balancers_are_degraded_and_all_closed(
     rig: Rig,
 ) -> None:
