@@ -323,7 +323,10 @@ def test_built_artifact_runs_on_python_313_and_notifies_a_scripted_failure(  # n
         for t in message["body"]["transitions"]
     ] == [("vm-1", "Alive", "Dead")]
 
-    assert all('"BackendsDead"' in output for output in outputs)  # EMF metrics emitted
+    # The watchdog's heartbeat (EMF) from every run; a health line while vm-1 is Dead.
+    assert ['"RunsCompleted":[1.0]' in output for output in outputs] == [True] * 4
+    health = '{"record":"lb_health","lb":"lb-1","ok":true,"backends":3,"alive":2,"dead":1,'
+    assert [health in output for output in outputs] == [False, True, True, True]
     assert not any(KEY.access_key_password in output for output in outputs)
     # Running it added no bytecode to what would be deployed (the build precompiles it all).
     assert sorted(artifact.rglob("*.pyc")) == pycs_before
