@@ -204,11 +204,13 @@ def test_the_demo_event_is_events_scheduled_json_for_its_tick() -> None:
     assert event["executionId"] != scheduled_event(schedule, tick)["executionId"]
 
 
-def test_the_demo_passes_on_output_but_not_metric_blobs() -> None:
-    emf = {"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "ColdStart": [1.0]}
+def test_the_demo_passes_on_output_but_not_lines_for_cloudwatch() -> None:
+    emf = {"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "RunsCompleted": [1.0]}
+    health = {"record": "lb_health", "lb": "lb-1", "ok": True, "dead": 1}
 
     def handler(value: int) -> int:
         print(json.dumps(emf))
+        print(json.dumps(health, separators=(",", ":")))
         print("a line the handler printed")
         print('{"level": "ERROR", "message": "a JSON log line"}')
         return value * 2

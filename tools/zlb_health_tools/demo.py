@@ -80,9 +80,8 @@ def scheduled_event(schedule: Mapping[str, Any], now: datetime) -> dict[str, Any
 
 
 def without_metric_lines(out: TextIO, call: Callable[..., Any], *args: Any) -> Any:
-    """Run `call(*args)`, passing on what it prints except powertools' EMF metric blobs: CloudWatch
-    reads those in Lambda; on a terminal they are noise (powertools prints the ColdStart one
-    even with POWERTOOLS_METRICS_DISABLED)."""
+    """Run `call(*args)`, passing on what it prints except the lines written for CloudWatch (EMF
+    metric blobs, health lines): on a terminal they are noise (the story says it better)."""
     printed = io.StringIO()
     try:
         with contextlib.redirect_stdout(printed):
@@ -98,7 +97,8 @@ def _is_metric_blob(line: str) -> bool:
         document = json.loads(line)
     except ValueError:
         return False
-    return isinstance(document, dict) and "_aws" in document
+    # EMF blobs, and the per-load-balancer health lines the dashboard's log widgets read.
+    return isinstance(document, dict) and ("_aws" in document or "record" in document)
 
 
 def print_fleet(out: TextIO, store: Any, lb_ids: list[str], tick: datetime) -> None:
