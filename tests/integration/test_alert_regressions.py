@@ -105,6 +105,35 @@ def test_after_an_sns_outage_the_last_word_about_a_backend_is_its_state(rig: Rig
     assert all(a != b for a, b in itertools.pairwise(words)), words
 
 
+def test_a_down_backend_whose_check_was_off_and_on_again_is_not_said_to_be_back(rig: Rig) -> None:
+    """Found by mutation testing's review: subscribers know vm-1 is down; during an SNS outage
+    its listener's health check goes off (Close) and on again (Dead). The merged pending words
+    net to "still down": saying "1 problem came and went ... down and back" would be untrue."""
+    check = {"action": "set_health_check", "loadBalancerId": "lb-1", "listenerId": "lsn-a"}
+    r = rig(
+        world(
+            [listener("lsn-a", [vm("vm-1", "10.0.0.1"), vm("vm-2", "10.0.0.2")])],
+            [
+                set_status(1, "vm-1", "Dead"),
+                {**check, "step": 3, "enabled": False},
+                {**check, "step": 4, "enabled": True},
+            ],
+        ),
+        FAILURE_THRESHOLD="1",
+        RECOVERY_THRESHOLD="1",
+    )
+    r.ticks(2)  # baseline; vm-1 Dead: told
+    assert words_about([r.published], "vm-1") == ["Dead"]
+    r.sns(up=False)
+    r.ticks(3)  # 3: Close (the check is off), 4: Dead again, 5: still Dead; all pending
+    r.sns(up=True)
+    r.ticks(2)
+    later = r.published[1:]
+    assert [m["sms"] for m in later if "came and went" in m["sms"]] == []
+    assert not any("down and back" in m["email"] for m in later), [m["email"] for m in later]
+    assert words_about([later], "vm-1") in ([], ["Dead"])
+
+
 def test_after_an_sns_outage_the_last_word_about_monitoring_is_its_state(rig: Rig) -> None:
     faults = [
         {"type": "server_error", "loadBalancerId": "lb-1", "fromStep": 1, "toStep": 1},

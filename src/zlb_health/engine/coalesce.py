@@ -134,7 +134,9 @@ def _net_change(port: int | None, chain: _Chain) -> tuple[Transition | None, Res
     moved = chain.moved and chain.first_port != port
     if previous == current and not (moved and current not in (None, ALIVE)):
         downs = [t for t in chain.steps if t.current_status == DEAD]
-        if not downs:
+        if not downs or current == DEAD:
+            # Down before and down now (its check off and on, say): subscribers already know it
+            # is down, and "came and went" would say it is over.
             return None, None
         where = f"{first.target} port {port}" if port is not None else first.target
         return None, Resolved(
