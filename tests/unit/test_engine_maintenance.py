@@ -324,6 +324,24 @@ def test_something_down_before_the_window_and_still_down_is_told_at_its_end() ->
     assert (ended.transitions, [u.instance_id for u in ended.unhealthy]) == ((), ["i-1"])
 
 
+def test_a_silence_no_longer_stored_still_has_its_end_told_for_the_whole_load_balancer() -> None:
+    gone = Silence.gone("sil-7", "lb-1")
+    assert (gone.id, gone.load_balancer_id, gone.whole_load_balancer) == ("sil-7", "lb-1", True)
+    assert (gone.comment, gone.author, gone.until_healthy, gone.cron) == (
+        "(no longer stored)", "", False, None
+    )  # fmt: skip
+    assert not gone.active_at(utc("2026-11-23T12:30:00+00:00"))
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2", listener="lsn-2"))
+    n = r.step(be("i-1", "Dead"), be("i-2", listener="lsn-2"))
+    assert n is not None
+    held = [h for _, h in split(n, [silence(listener_id="lsn-1")], _state(r)).held]
+    ended = maintenance_ended(_state(r), gone, held, at="2026-11-23T13:00:00.000Z")
+    assert ended is not None
+    assert (ended.maintenance, [t.target for t in ended.transitions]) == ("sil-7", ["i-1"])
+    assert [(u.listener_id, u.instance_id) for u in ended.unhealthy] == [("lsn-1", "i-1")]
+
+
 def test_an_acknowledgement_is_over_once_nothing_it_covers_is_down() -> None:
     ack = silence(until_healthy=True, backend=Backend("lsn-1", "i-1", "80"))
     r = Runner(Thresholds(1, 1, 3, 0))

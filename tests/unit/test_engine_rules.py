@@ -19,6 +19,7 @@ from zlb_health.engine.notifications import (
     Notification,
     Resolved,
     Transition,
+    UnitStatus,
 )
 from zlb_health.engine.observation import ScopeFailure
 from zlb_health.engine.rules import apply_observation
@@ -877,6 +878,22 @@ _notifications = st.builds(
     coalesced=st.integers(1, 50),
     ids=st.lists(_text, max_size=3).map(tuple),
     retired=st.none() | st.sampled_from(["deleted", "unmonitored"]),
+    silenced_by=st.none() | _text,
+    maintenance=st.none() | _text,
+    unhealthy=st.lists(
+        st.builds(
+            UnitStatus,
+            _text,
+            _text,
+            st.none() | _text,
+            _text,
+            _text,
+            st.none() | st.integers(1, 65535),
+            _status,
+            _iso,
+        ),
+        max_size=2,
+    ).map(tuple),
 )
 
 
