@@ -22,7 +22,7 @@ from zlb_health.engine.notifications import (
     UnitStatus,
 )
 from zlb_health.engine.observation import ScopeFailure
-from zlb_health.engine.rules import apply_observation
+from zlb_health.engine.rules import apply_observation, note_missing, retire
 from zlb_health.engine.state import (
     BackendState,
     LbState,
@@ -575,6 +575,14 @@ def test_failures_degrade_once_then_restore_once() -> None:
     assert r.state is not None
     assert r.state.monitors[""].consecutive_failures == 5
     assert r.state.monitors[""].degraded
+    assert r.state.monitors[""].last_error == {  # the latest failure, stored with its time
+        "kind": "server",
+        "code": "INTERNAL_ERROR",
+        "status": 500,
+        "requestId": "req-fail-6",
+        "message": "boom",
+        "at": "2024-05-01T12:06:00.000Z",
+    }
     assert r.state.to_dict()["b"] == health  # health state kept as is
     restored = r.step(be("i-1"))
     assert restored is not None
@@ -632,6 +640,37 @@ def test_a_failing_listener_target_is_degraded_on_its_own() -> None:
     assert "lsn-2|i-2|10.0.0.3|80" in r.state.backends if r.state else False  # kept as it was
 
 
+def test_a_degraded_listener_target_no_longer_polled_has_its_monitoring_ended() -> None:
+    r = Runner(Thresholds(1, 1, 2, 0))
+    three = frozenset({"lsn-1", "lsn-2", "lsn-3"})
+    r.step(
+        be("i-1"), be("i-2", listener="lsn-2"), be("i-3", listener="lsn-3"), listener_filter=three
+    )
+    others = observation(
+        2, be("i-1"), be("i-3", listener="lsn-3"), listener_filter=three - {"lsn-2"}
+    )
+    r.apply(dataclasses.replace(others, failures=failure(2, scope="lsn-2").failures))
+    lsn1 = observation(3, be("i-1"), listener_filter="lsn-1")
+    both = failure(3, scope="lsn-2").failures + failure(3, scope="lsn-3").failures
+    degraded = r.apply(dataclasses.replace(lsn1, failures=both)).notification
+    assert degraded is not None
+    assert [(e.scope, e.change) for e in degraded.monitor_events] == [("lsn-2", "degraded")]
+    r.minute = 3
+    n = r.step(be("i-1"), listener_filter="lsn-1")  # LOAD_BALANCER_IDS now names lsn-1 only
+    assert n is not None
+    assert [
+        (e.scope, e.change, e.at, e.since, e.consecutive_failures) for e in n.monitor_events
+    ] == [
+        ("lsn-2", "ended", "2024-05-01T12:04:00.000Z", "2024-05-01T12:02:00.000Z", 2)
+    ]  # lsn-3 failed once, never degraded: nothing to end
+    assert (n.monitor_events[0].code, n.monitor_events[0].request_id) == (
+        "INTERNAL_ERROR", "req-fail-3"
+    )  # fmt: skip
+    assert n.summary == "lb-one: 2 backends removed; monitoring ended for listener name-lsn-2."
+    assert r.state is not None
+    assert r.state.monitors == {}
+
+
 def test_failure_before_any_state_then_baseline() -> None:
     r = Runner(Thresholds(1, 1, 1, 0))
     degraded = r.fail()
@@ -654,6 +693,116 @@ def test_a_scope_failure_keeps_what_the_api_said_apart_from_our_summary() -> Non
     failure = ScopeFailure.from_error("lsn-2", error)
     assert failure == ScopeFailure("lsn-2", "auth", "AUTH_FAILED", 401, "r-9", "signature mismatch")
     assert ScopeFailure.from_error("", AuthError("no detail", status=403)).message == "no detail"
+    assert failure.describe() == "auth AUTH_FAILED"
+    assert dataclasses.replace(failure, code=None).describe() == "auth"
+    assert dataclasses.replace(failure, code="").describe() == "auth"
+
+
+def test_a_stored_error_without_a_numeric_status_is_told_without_one() -> None:
+    error = {"kind": "server", "code": 7, "status": "503", "requestId": None, "message": "m"}
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    assert r.state is not None
+    r.state.monitors[""] = MonitorState(3, True, "2024-05-01T12:00:30.000Z", error)
+    restored = r.step(be("i-1"))
+    assert restored is not None
+    (event,) = restored.monitor_events
+    assert (event.change, event.status, event.code, event.request_id, event.message) == (
+        "restored", None, "7", None, "m"
+    )  # fmt: skip
+
+
+# -- retirement -------------------------------------------------------------------------------
+
+
+def test_a_retired_load_balancer_s_last_word_removes_every_backend_and_ends_its_monitoring() -> (
+    None
+):
+    r = Runner(Thresholds(1, 1, 1, 0))
+    both = frozenset({"lsn-1", "lsn-2"})
+    r.step(be("i-1"), be("i-2", listener="lsn-2"), listener_filter=both)
+    lsn1 = observation(2, be("i-1"), listener_filter="lsn-1")
+    r.apply(dataclasses.replace(lsn1, failures=failure(2, scope="lsn-2").failures))
+    assert r.state is not None
+    previous = r.state.copy()
+    last = retire(r.state, "unmonitored", at=at(10))
+    assert r.state == previous  # the stored state is not touched
+    n = last.notification
+    assert n is not None
+    assert (n.id, n.event_type, n.severity, n.retired) == (
+        "lb-1#00000002", "health_change", "info", "unmonitored"
+    )  # fmt: skip
+    assert n.observed_at == "2024-05-01T12:10:00.000Z"
+    assert [(t.listener_id, t.target, t.kind, t.reason, t.since) for t in n.transitions] == [
+        ("lsn-1", "i-1", "removed", "unmonitored", "2024-05-01T12:10:00.000Z"),
+        ("lsn-2", "i-2", "removed", "unmonitored", "2024-05-01T12:10:00.000Z"),
+    ]
+    assert last.transitions == n.transitions
+    assert [(e.scope, e.change, e.at) for e in n.monitor_events] == [
+        ("lsn-2", "ended", "2024-05-01T12:10:00.000Z")
+    ]
+    assert n.summary == (
+        "lb-one: no longer monitored (not in LOAD_BALANCER_IDS); 2 backends removed; "
+        "monitoring ended for listener name-lsn-2."
+    )
+    state = last.new_state
+    assert last.changed
+    assert (state.retired, state.observed_at, state.seq) == (
+        "unmonitored", "2024-05-01T12:10:00.000Z", 2
+    )  # fmt: skip
+    assert (state.backends, state.listeners, state.monitors) == ({}, {}, {})
+    again = retire(state, "deleted", at=at(11))
+    assert (again.new_state, again.notification, again.transitions, again.changed) == (
+        state, None, (), False
+    )  # fmt: skip
+
+
+def test_a_retirement_is_never_stamped_before_the_last_observation() -> None:
+    r = Runner(Thresholds(1, 1, 1, 0))
+    r.step(be("i-1"))
+    r.step(be("i-1"))
+    assert r.state is not None
+    n = retire(r.state, "deleted", at=at(1)).notification
+    assert n is not None
+    assert n.observed_at == "2024-05-01T12:02:00.000Z"
+    assert [t.since for t in n.transitions] == ["2024-05-01T12:02:00.000Z"]
+    assert n.summary == "lb-one: load balancer deleted, no longer monitored; 1 backend removed."
+
+
+@pytest.mark.parametrize(("failure_t", "limit"), [(1, 2), (2, 2), (3, 3)])
+def test_a_load_balancer_missing_from_discovery_is_retired_after_the_absence_limit(
+    failure_t: int, limit: int
+) -> None:
+    r = Runner(Thresholds(failure_t, 1, 3, 0))
+    r.step(be("i-1"))
+    assert r.state is not None
+    state = r.state
+    for minute in range(2, limit + 1):
+        missing = note_missing(state, r.thresholds, at=at(minute))
+        assert (missing.notification, missing.changed) == (None, True)
+        assert (missing.new_state.missing, missing.new_state.retired) == (minute - 1, None)
+        assert missing.new_state.observed_at == f"2024-05-01T12:{minute:02d}:00.000Z"
+        state = missing.new_state
+    stale = note_missing(state, r.thresholds, at=at(limit))  # another shard at the same tick
+    assert (stale.new_state, stale.notification, stale.changed) == (state, None, False)
+    gone = note_missing(state, r.thresholds, at=at(limit + 1))
+    assert gone.notification is not None
+    assert (gone.notification.retired, gone.new_state.retired) == ("deleted", "deleted")
+    assert [(t.kind, t.reason) for t in gone.transitions] == [("removed", "deleted")]
+    after = note_missing(gone.new_state, r.thresholds, at=at(limit + 2))
+    assert (after.new_state, after.notification, after.changed) == (gone.new_state, None, False)
+
+
+def test_a_load_balancer_listed_again_after_missing_once_starts_counting_afresh() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    assert r.state is not None
+    r.state = note_missing(r.state, r.thresholds, at=at(2)).new_state
+    r.minute = 2
+    assert r.step(be("i-1")) is None
+    assert r.state.missing == 0
+    r.state = note_missing(r.state, r.thresholds, at=at(4)).new_state
+    assert (r.state.missing, r.state.retired) == (1, None)
 
 
 # -- reminders --------------------------------------------------------------------------------
