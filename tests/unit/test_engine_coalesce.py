@@ -8,7 +8,7 @@ from engine_helpers import Runner, be, failure, observation
 
 from zlb_health.config import Thresholds
 from zlb_health.engine.coalesce import coalesce
-from zlb_health.engine.notifications import Notification, Resolved, UnitStatus
+from zlb_health.engine.notifications import MonitorEvent, Notification, Resolved, UnitStatus
 
 
 def _told(r: Runner, *steps: Notification | None) -> list[Notification]:
@@ -152,6 +152,68 @@ def test_a_renumbering_alone_still_says_where_the_port_went() -> None:
     assert _statuses(net) == [("Dead", "Dead", "2024-05-01T12:02:00.000Z")]
 
 
+def test_a_port_renumbered_and_back_is_told_under_its_number_without_a_was() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be(detail={80: "Alive"}), be("i-2"))
+    pending = _told(
+        r,
+        r.step(be(status="Dead", detail={80: "Dead"}), be("i-2")),
+        r.step(be(status="Dead", detail={8080: "Dead"}), be("i-2")),
+        r.step(be(status="Dead", detail={80: "Dead"}), be("i-2")),
+    )
+    assert _changes(pending[2]) == [("renumbered", 80, (), 8080)]
+    assert _changes(coalesce(pending)) == [("down", 80, (), None)]
+
+
+def test_ports_first_told_in_any_order_are_listed_in_port_order() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be(detail={80: "Alive", 443: "Alive"}), be("i-2"))
+    pending = _told(
+        r,
+        r.step(be(status="Dead", detail={80: "Alive", 443: "Dead"}), be("i-2")),
+        r.step(be(status="Dead", detail={80: "Close", 443: "Dead"}), be("i-2")),
+    )
+    assert _changes(coalesce(pending)) == [("closed", 80, (), None), ("down", 443, (), None)]
+
+
+def test_a_backend_told_about_whole_and_then_one_port_keeps_every_word() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2"))
+    pending = _told(
+        r,
+        r.step(be("i-1", "Dead"), be("i-2")),
+        r.step(be("i-1"), be("i-2")),
+        r.step(be("i-1", "Dead", detail={80: "Dead"}), be("i-2", "Dead")),
+    )
+    net = coalesce(pending)
+    assert net is not None
+    assert [(t.kind, t.target, t.ports) for t in net.transitions] == [
+        ("down", "i-1", ()),
+        ("recovered", "i-1", ()),
+        ("down", "i-1", (80,)),
+        ("down", "i-2", ()),  # the next backend is merged as usual
+    ]
+    assert net.resolved == ()
+
+
+def test_a_whole_backend_change_without_a_known_start_is_told_without_one() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be(detail={80: "Alive", 443: "Alive"}), be("i-2"))
+    pending = [
+        dataclasses.replace(
+            n, transitions=tuple(dataclasses.replace(t, since=None) for t in n.transitions)
+        )
+        for n in _told(
+            r,
+            r.step(be(status="Dead", detail={80: "Dead", 443: "Dead"}), be("i-2")),
+            r.step(be(status="Close", detail={80: "Close", 443: "Close"}), be("i-2")),
+        )
+    ]
+    net = coalesce(pending)
+    assert _changes(net) == [("closed", None, (80, 443), None)]
+    assert _statuses(net) == [("Alive", "Close", None)]
+
+
 def test_ports_that_changed_together_every_time_stay_one_whole_backend_transition() -> None:
     r = Runner(Thresholds(1, 1, 3, 0))
     two = {80: "Alive", 443: "Alive"}
@@ -223,6 +285,49 @@ def test_monitoring_of_a_listener_that_came_and_went_is_named() -> None:
     net = coalesce(_told(r, degraded, restored))
     assert net is not None
     assert [x.what for x in net.resolved] == ["monitoring of lsn-1: degraded and restored"]
+
+
+def _event(scope: str, change: str, minute: int, since: int) -> MonitorEvent:
+    stamp = "2024-05-01T12:{:02d}:00.000Z"
+    return MonitorEvent(scope, change, stamp.format(minute), stamp.format(since), 3)
+
+
+def _monitoring(seq: int, *events: MonitorEvent) -> Notification:
+    return Notification(
+        f"lb-1#{seq:08d}", "monitor_degraded", "warning", "lb-1", "one",
+        f"2024-05-01T12:{seq:02d}:00.000Z", "", monitor_events=events,
+    )  # fmt: skip
+
+
+def test_each_monitor_scope_nets_on_its_own() -> None:
+    net = coalesce(
+        [
+            _monitoring(1, _event("", "degraded", 1, 0), _event("lsn-2", "degraded", 1, 0)),
+            _monitoring(2, _event("lsn-2", "restored", 2, 0)),
+            _monitoring(3, _event("lsn-3", "degraded", 3, 2), _event("lsn-3", "restored", 4, 2)),
+            _monitoring(5, _event("lsn-3", "degraded", 5, 5), _event("lsn-3", "restored", 6, 5)),
+        ]
+    )
+    assert net is not None
+    assert [(e.scope, e.change) for e in net.monitor_events] == [("", "degraded")]
+    assert net.resolved == (
+        Resolved(
+            "monitoring of lsn-2: degraded and restored",
+            "2024-05-01T12:00:00.000Z",
+            "2024-05-01T12:02:00.000Z",
+        ),
+        Resolved(  # from its first degradation to its last restoration
+            "monitoring of lsn-3: degraded and restored",
+            "2024-05-01T12:02:00.000Z",
+            "2024-05-01T12:06:00.000Z",
+        ),
+    )
+
+
+def test_monitoring_restored_and_degraded_again_says_nothing_and_lists_nothing() -> None:
+    restored = _monitoring(1, _event("", "restored", 1, 0))
+    again = _monitoring(2, _event("", "degraded", 2, 2))
+    assert coalesce([restored, again]) is None
 
 
 def test_the_last_word_about_monitoring_is_its_state_now() -> None:
@@ -317,4 +422,5 @@ def test_at_most_fifty_resolved_are_kept_the_newest() -> None:
     assert [x.what for x in net.resolved] == [f"problem {i}" for i in range(12, 62)]
     assert net.coalesced == 122
     assert len(net.ids) == 50  # the newest ids; the count stays exact
+    assert net.id == "lb-1#00000061"  # the newest gives the id
     assert net.ids[-1] == "lb-1#00000061"

@@ -923,6 +923,7 @@ _states = st.builds(
     st.integers(0, 3),
     st.none() | st.sampled_from(["deleted", "unmonitored"]),
     st.booleans(),
+    st.dictionaries(_text, _iso, max_size=2),
 )
 
 
@@ -955,15 +956,46 @@ def test_a_version_1_state_is_read_with_ip_keys_and_one_monitor() -> None:
         },
     }  # fmt: skip
     state = LbState.from_dict(v1)
-    assert list(state.backends) == ["lsn-1|i-1|10.0.0.1|80"]
-    assert state.backends["lsn-1|i-1|10.0.0.1|80"].units["*"] == UnitState(
-        "Dead", "Dead", "Dead", 3, "2024-05-01T11:50:00.000Z"
-    )
-    assert state.monitors == {
-        "": MonitorState(2, True, "2024-05-01T11:58:00.000Z", {"kind": "server"})
-    }
-    assert (state.seq, state.listeners["lsn-1"].critical_since) == (7, "2024-05-01T11:50:00.000Z")
+    assert state == LbState(
+        "lb-1",
+        "one",
+        "2024-05-01T12:00:00.000Z",
+        backends={
+            "lsn-1|i-1|10.0.0.1|80": BackendState(
+                "lsn-1", "web", "i-1", "10.0.0.1", "80",
+                {"*": UnitState("Dead", "Dead", "Dead", 3, "2024-05-01T11:50:00.000Z")},
+            )
+        },
+        listeners={"lsn-1": ListenerState("2024-05-01T11:50:00.000Z", None)},
+        monitors={"": MonitorState(2, True, "2024-05-01T11:58:00.000Z", {"kind": "server"})},
+        seq=7,
+        baselined=True,
+    )  # fmt: skip
     assert LbState.from_dict(state.to_dict()) == state
+    v1["l"] = {"lsn-1": [None, "2024-05-01T11:55:00.000Z"]}
+    assert LbState.from_dict(v1).listeners == {
+        "lsn-1": ListenerState(None, "2024-05-01T11:55:00.000Z")
+    }
+
+
+@pytest.mark.parametrize(
+    ("stored", "monitors"),
+    [
+        ([0, False, None, None], {}),
+        (
+            [1, False, "2024-05-01T11:59:00.000Z", None],
+            {"": MonitorState(1, False, "2024-05-01T11:59:00.000Z")},
+        ),
+        ([0, True, None, None], {"": MonitorState(0, True)}),
+    ],
+)
+def test_a_version_1_monitor_is_kept_only_while_it_was_failing(
+    stored: list[object], monitors: dict[str, MonitorState]
+) -> None:
+    v1 = {"v": 1, "id": "lb-1", "n": "one", "t": None, "s": 0, "m": stored, "l": {}, "b": {}}
+    state = LbState.from_dict(v1)
+    assert state.monitors == monitors
+    assert not state.baselined  # version 1 stamped "t" on successful observations only
 
 
 _transitions = st.builds(

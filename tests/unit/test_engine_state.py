@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 
 from zlb_health.engine.state import (
+    BackendState,
     FleetState,
     LbState,
     MonitorState,
+    UnitState,
     iso,
     parse_iso,
     state_fingerprint,
@@ -22,11 +26,48 @@ def test_timestamps_are_utc_with_milliseconds_so_string_order_is_time_order() ->
     moment = datetime(2024, 5, 1, 14, 0, 5, 123_999, tzinfo=timezone(timedelta(hours=2)))
     assert iso(moment) == "2024-05-01T12:00:05.123Z"
     assert iso(datetime(2024, 5, 1, 12, 0, tzinfo=UTC)) == "2024-05-01T12:00:00.000Z"
+    assert iso(datetime(2024, 5, 1, 12, 0, 5, 999_000, UTC)) == "2024-05-01T12:00:05.999Z"
+    assert iso(datetime(2024, 5, 1, 12, 0, 5, 999_999, UTC)) == "2024-05-01T12:00:05.999Z"
     assert parse_iso("2024-05-01T12:00:05.123Z") == datetime(2024, 5, 1, 12, 0, 5, 123_000, UTC)
-    with pytest.raises(ValueError, match="timestamps must be timezone-aware"):
+    with pytest.raises(ValueError, match=r"^timestamps must be timezone-aware$"):
         iso(datetime(2024, 5, 1, 12, 0))
-    with pytest.raises(ValueError, match="timestamps must be timezone-aware"):
+    with pytest.raises(ValueError, match=r"^timestamps must be timezone-aware$"):
         iso(datetime(2024, 5, 1, 12, 0, tzinfo=_NoOffset()))
+
+
+@pytest.fixture
+def tokyo_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local zone set to UTC+9 (a Lambda is UTC, a laptop may not be)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("tokyo_machine")
+def test_timestamps_are_utc_whatever_the_machine_s_zone() -> None:
+    assert time.localtime(0).tm_hour == 9  # the zone did change
+    moment = datetime(2024, 5, 1, 14, 0, 5, 123_000, tzinfo=timezone(timedelta(hours=2)))
+    assert iso(moment) == "2024-05-01T12:00:05.123Z"
+
+
+def test_statuses_are_stored_as_one_letter_and_any_other_status_as_it_came() -> None:
+    units = {
+        "80": UnitState("Alive", "Dead", "Close", 2, "2024-05-01T12:00:00.000Z"),
+        "443": UnitState("Unknown", None, "Checking", 1, None, 1),
+    }
+    state = LbState(
+        "lb-1", backends={"k": BackendState("lsn-1", "web", "i-1", "10.0.0.1", "80", units)}
+    )
+    assert state.to_dict()["b"]["k"][7] == {
+        "443": ["U", None, "~Checking", 1, None, 1],
+        "80": ["A", "D", "C", 2, "2024-05-01T12:00:00.000Z", 0],
+    }
+    assert LbState.from_dict(state.to_dict()) == state
+    stored = state.to_dict()
+    stored["b"]["k"][7]["443"][2] = "Checking"  # written without the mark: read as it is
+    assert LbState.from_dict(stored).backends["k"].units["443"].streak_status == "Checking"
 
 
 class _NoOffset(tzinfo):
