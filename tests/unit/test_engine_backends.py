@@ -86,6 +86,14 @@ def test_duplicate_rows_in_an_answer_alert_once_with_the_worse_status() -> None:
     assert r.last.duplicates == 0
 
 
+def test_duplicate_rows_are_counted_over_every_polled_listener() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    both = frozenset({"lsn-1", "lsn-2"})
+    twice = (be("i-1"), be("i-1"), be("i-2", listener="lsn-2"), be("i-2", listener="lsn-2"))
+    evaluation = r.apply(observation(1, *twice, be("i-3", listener="lsn-2"), listener_filter=both))
+    assert evaluation.duplicates == 2
+
+
 @pytest.mark.parametrize("twice", [("Alive", "Dead"), ("Dead", "Alive")])
 def test_a_port_listed_twice_in_one_rows_detail_takes_the_worse(twice: tuple[str, str]) -> None:
     r = Runner(Thresholds(1, 1, 3, 0))

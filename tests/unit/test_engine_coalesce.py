@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from engine_helpers import Runner, be, failure, observation
+from engine_helpers import Runner, at, be, failure, observation
 
 from zlb_health.config import Thresholds
 from zlb_health.engine.coalesce import coalesce
 from zlb_health.engine.notifications import MonitorEvent, Notification, Resolved, UnitStatus
+from zlb_health.engine.rules import retire
 
 
 def _told(r: Runner, *steps: Notification | None) -> list[Notification]:
@@ -387,6 +388,28 @@ def test_the_last_word_about_a_retired_load_balancer_is_kept_even_with_nothing_e
     assert (net.id, net.retired, net.coalesced) == ("lb-1#00000002", "deleted", 2)
     assert net.summary == "one: load balancer deleted, no longer monitored."
     assert coalesce([base, dataclasses.replace(last, retired=None)]) is None
+
+
+def test_a_listener_emptied_before_the_load_balancer_was_deleted_is_no_warning() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2", listener="lsn-2"))
+    r.step(be("i-1"))
+    emptied = r.step(be("i-1"))
+    assert emptied is not None
+    assert (emptied.severity, emptied.summary) == (
+        "warning", "lb-one: 1 backend removed; no backend left on name-lsn-2."
+    )  # fmt: skip
+    assert r.state is not None
+    last = retire(r.state, "deleted", at=at(4)).notification
+    assert last is not None
+    net = coalesce([emptied, last])
+    assert net is not None
+    assert [(t.target, t.reason) for t in net.transitions] == [
+        ("i-2", "absent"),
+        ("i-1", "deleted"),
+    ]
+    assert (net.event_type, net.severity, net.retired) == ("health_change", "info", "deleted")
+    assert net.summary == "lb-one: load balancer deleted, no longer monitored; 2 backends removed."
 
 
 def test_what_a_maintenance_end_says_is_kept_from_the_last_one() -> None:

@@ -324,6 +324,28 @@ def test_something_down_before_the_window_and_still_down_is_told_at_its_end() ->
     assert (ended.transitions, [u.instance_id for u in ended.unhealthy]) == ((), ["i-1"])
 
 
+@pytest.mark.parametrize(
+    ("others", "still", "severity"),
+    [
+        ((), "Dead", "critical"),  # nothing healthy left on the listener, though nothing changed
+        (("i-2",), "Dead", "warning"),  # down, the listener still serves
+        ((), "Close", "info"),  # health check disabled is nothing down
+    ],
+)
+def test_the_end_is_as_severe_as_what_it_covers_is_now_without_any_change(
+    others: tuple[str, ...], still: str, severity: str
+) -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), *map(be, others))
+    r.step(be("i-1", still), *map(be, others))  # told before the window
+    ended = maintenance_ended(_state(r), silence(), [], at="2026-11-23T13:00:00.000Z")
+    assert ended is not None
+    assert (ended.transitions, [(u.instance_id, u.status) for u in ended.unhealthy]) == (
+        (), [("i-1", still)]
+    )  # fmt: skip
+    assert ended.severity == severity
+
+
 def test_a_silence_no_longer_stored_still_has_its_end_told_for_the_whole_load_balancer() -> None:
     gone = Silence.gone("sil-7", "lb-1")
     assert (gone.id, gone.load_balancer_id, gone.whole_load_balancer) == ("sil-7", "lb-1", True)

@@ -177,6 +177,18 @@ def test_ports_that_disagree_get_one_transition_each() -> None:
     ]
 
 
+def test_the_ports_of_a_backend_are_told_in_port_order_whatever_their_change() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be(detail={80: "Alive", 443: "Alive"}), be("i-2"))
+    n = r.step(be(status="Dead", detail={80: "Dead", 443: "Close"}), be("i-2", "Close"))
+    assert n is not None
+    assert [(t.target, t.port, t.kind) for t in n.transitions] == [
+        ("i-1", 80, "down"),
+        ("i-1", 443, "closed"),
+        ("i-2", None, "closed"),
+    ]
+
+
 def test_ports_that_change_together_are_one_transition() -> None:
     r = Runner(Thresholds(1, 1, 3, 0))
     r.step(be(detail={80: "Alive", 443: "Alive"}))
@@ -438,9 +450,9 @@ def test_a_listener_no_longer_polled_has_its_backends_removed_as_unmonitored() -
         listener_filter=frozenset({"lsn-1", "lsn-2"}),
     )
     assert n is not None
-    assert [(t.listener_id, t.kind, t.reason) for t in n.transitions] == [
-        ("lsn-1", "down", None),
-        ("lsn-3", "removed", "unmonitored"),
+    assert [(t.listener_id, t.kind, t.reason, t.since) for t in n.transitions] == [
+        ("lsn-1", "down", None, "2024-05-01T12:02:00.000Z"),
+        ("lsn-3", "removed", "unmonitored", "2024-05-01T12:02:00.000Z"),
     ]
     assert n.severity == "critical"  # lsn-1 has nothing healthy left; the removal is info
     assert r.state is not None
@@ -506,11 +518,31 @@ def test_notification_ids_are_deterministic_and_sequential() -> None:
     assert second.notification is not None
     assert first.notification.id == second.notification.id == "lb-1#00000001"
     assert first.notification == second.notification
+    assert (first.notification.observed_at, first.notification.request_id) == (
+        "2024-05-01T12:10:00.000Z", "req-10"
+    )  # fmt: skip
     r.state = first.new_state
     r.minute = 10
     n = r.step(be("i-1"))
     assert n is not None
     assert n.id == "lb-1#00000002"
+
+
+def test_a_load_balancer_seen_again_after_its_last_word_starts_afresh_ids_counting_on() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    r.step(be("i-1", "Dead"))
+    assert r.state is not None
+    r.state = retire(r.state, "deleted", at=at(3)).new_state
+    r.minute = 3
+    assert r.step(be("i-1"), be("i-2")) is None  # a new baseline: nothing to say yet
+    assert r.state is not None
+    assert (r.state.retired, r.state.seq) == (None, 2)
+    n = r.step(be("i-1"), be("i-2", "Dead"))
+    assert n is not None
+    assert (n.id, [(t.kind, t.target) for t in n.transitions]) == (
+        "lb-1#00000003", [("down", "i-2")]
+    )  # fmt: skip
 
 
 def test_steady_state_leaves_the_fingerprint_unchanged() -> None:
@@ -757,6 +789,17 @@ def test_a_retired_load_balancer_s_last_word_removes_every_backend_and_ends_its_
     )  # fmt: skip
 
 
+def test_the_last_word_is_a_health_change_even_when_only_monitoring_ends() -> None:
+    degraded = MonitorState(3, True, "2024-05-01T12:00:00.000Z", {"kind": "server"})
+    previous = LbState("lb-1", "one", "2024-05-01T12:01:00.000Z", monitors={"": degraded})
+    n = retire(previous, "deleted", at=at(2)).notification
+    assert n is not None
+    assert (n.event_type, n.severity, [e.change for e in n.monitor_events]) == (
+        "health_change", "info", ["ended"]
+    )  # fmt: skip
+    assert n.summary == "one: load balancer deleted, no longer monitored; monitoring ended."
+
+
 def test_a_retirement_is_never_stamped_before_the_last_observation() -> None:
     r = Runner(Thresholds(1, 1, 1, 0))
     r.step(be("i-1"))
@@ -769,6 +812,15 @@ def test_a_retirement_is_never_stamped_before_the_last_observation() -> None:
     assert n.summary == "lb-one: load balancer deleted, no longer monitored; 1 backend removed."
 
 
+def test_a_load_balancer_never_observed_is_retired_at_the_time_given() -> None:
+    last = retire(LbState("lb-1", "one"), "unmonitored", at=at(5))
+    assert last.notification is not None
+    assert (last.notification.observed_at, last.new_state.observed_at) == (
+        "2024-05-01T12:05:00.000Z", "2024-05-01T12:05:00.000Z"
+    )  # fmt: skip
+    assert last.notification.summary == "one: no longer monitored (not in LOAD_BALANCER_IDS)."
+
+
 @pytest.mark.parametrize(("failure_t", "limit"), [(1, 2), (2, 2), (3, 3)])
 def test_a_load_balancer_missing_from_discovery_is_retired_after_the_absence_limit(
     failure_t: int, limit: int
@@ -779,7 +831,7 @@ def test_a_load_balancer_missing_from_discovery_is_retired_after_the_absence_lim
     state = r.state
     for minute in range(2, limit + 1):
         missing = note_missing(state, r.thresholds, at=at(minute))
-        assert (missing.notification, missing.changed) == (None, True)
+        assert (missing.notification, missing.transitions, missing.changed) == (None, (), True)
         assert (missing.new_state.missing, missing.new_state.retired) == (minute - 1, None)
         assert missing.new_state.observed_at == f"2024-05-01T12:{minute:02d}:00.000Z"
         state = missing.new_state
@@ -788,7 +840,11 @@ def test_a_load_balancer_missing_from_discovery_is_retired_after_the_absence_lim
     gone = note_missing(state, r.thresholds, at=at(limit + 1))
     assert gone.notification is not None
     assert (gone.notification.retired, gone.new_state.retired) == ("deleted", "deleted")
-    assert [(t.kind, t.reason) for t in gone.transitions] == [("removed", "deleted")]
+    stamp = f"2024-05-01T12:{limit + 1:02d}:00.000Z"
+    assert [(t.kind, t.reason, t.since) for t in gone.transitions] == [
+        ("removed", "deleted", stamp)
+    ]
+    assert (gone.notification.observed_at, gone.new_state.observed_at) == (stamp, stamp)
     after = note_missing(gone.new_state, r.thresholds, at=at(limit + 2))
     assert (after.new_state, after.notification, after.changed) == (gone.new_state, None, False)
 
@@ -840,6 +896,24 @@ def test_reminders_follow_the_interval() -> None:
     r.step(be("i-1"))
     assert r.state.listeners == {}
     assert r.step(be("i-1"), minutes=120) is None
+
+
+def test_a_one_minute_reminder_interval_reminds_every_minute() -> None:
+    r = _critical_runner(1)  # critical since minute 2
+    reminder = r.step(be("i-1", "Dead"))
+    assert reminder is not None
+    assert (reminder.event_type, reminder.id, reminder.observed_at, reminder.request_id) == (
+        "reminder", "lb-1#00000002", "2024-05-01T12:03:00.000Z", "req-3"
+    )  # fmt: skip
+    assert r.step(be("i-1", "Dead")) is not None
+
+
+def test_a_listener_stored_without_its_critical_start_is_reminded_from_its_last_reminder() -> None:
+    r = _critical_runner(30)
+    assert r.state is not None
+    r.state.listeners["lsn-1"] = ListenerState(None, "2024-05-01T12:10:00.000Z")
+    assert r.step(be("i-1", "Dead"), minutes=37) is None  # minute 39
+    assert r.step(be("i-1", "Dead"), minutes=1) is not None  # minute 40
 
 
 def test_reminder_uses_now_not_the_observation_time() -> None:
@@ -1085,6 +1159,18 @@ def test_notification_round_trips_exactly(notification: Notification) -> None:
     via_json = json.loads(json.dumps(encoded))
     assert Notification.from_dict(via_json) == notification
     assert Notification.from_dict(via_json).to_dict() == encoded
+
+
+def test_a_stored_change_of_an_unknown_kind_is_refused_by_name() -> None:
+    transition = Transition(
+        "lsn-1", "web", "i-1", "10.0.0.1", "80", None, "Alive", "Dead", None, "down"
+    )
+    data = {**transition.to_dict(), "kind": "exploded"}
+    with pytest.raises(ValueError, match=r"^unknown transition kind 'exploded'$"):
+        Transition.from_dict(data)
+    event = MonitorEvent("", "degraded", "2024-05-01T12:00:00.000Z", None, 3)
+    with pytest.raises(ValueError, match=r"^unknown monitor change 'paused'$"):
+        MonitorEvent.from_dict({**event.to_dict(), "change": "paused"})
 
 
 def test_five_thousand_backends_stay_small_once_compressed() -> None:
