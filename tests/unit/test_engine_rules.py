@@ -1173,6 +1173,16 @@ def test_a_stored_change_of_an_unknown_kind_is_refused_by_name() -> None:
         MonitorEvent.from_dict({**event.to_dict(), "change": "paused"})
 
 
+def test_a_change_stored_before_ports_renumbering_and_reasons_reads_without_them() -> None:
+    transition = Transition(
+        "lsn-1", "web", "i-1", "10.0.0.1", "80", None, "Alive", "Dead", None, "down"
+    )
+    data = transition.to_dict()
+    for added_later in ("ports", "previousPort", "reason"):
+        del data[added_later]
+    assert Transition.from_dict(data) == transition
+
+
 def test_five_thousand_backends_stay_small_once_compressed() -> None:
     thresholds = Thresholds(2, 2, 3, 0)
     backends = tuple(
