@@ -46,19 +46,52 @@ def utc(text: str) -> datetime:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
+        ({"load_balancer_id": ""}, "--load-balancer-id: required ('*' for every load balancer)"),
         ({"comment": "  "}, "--comment: a silence needs a comment saying why"),
-        ({"ends": "2026-11-23T12:00:00+00:00"}, "--until: 2026-11-23T12:00:00+00:00 is not after"),
-        ({"ends": "2026-12-23T12:00:01+00:00"}, "longer than 30 days"),
+        (
+            {"ends": "2026-11-23T12:00:00+00:00"},
+            "--until: 2026-11-23T12:00:00+00:00 is not after --from 2026-11-23T12:00:00+00:00",
+        ),
+        (
+            {"ends": "2026-12-23T12:00:01+00:00"},
+            "the window is 30 days, 0:00:01, longer than 30 days",
+        ),
         ({"ends": None}, "--until, --for or --until-healthy is required"),
-        ({"starts": "2026-11-23 12:00"}, "--from: give a time zone"),
+        (
+            {"starts": "2026-11-23 12:00"},
+            "--from: give a time zone (e.g. Z for UTC): '2026-11-23 12:00'",
+        ),
         ({"ends": "tomorrow"}, "--until: not an ISO 8601 time: 'tomorrow'"),
         ({"cron": "0 18 * * 5"}, "--duration: between 1 minute and 30 days, with --cron"),
-        ({"cron": "0 18 * *", "duration_minutes": 60}, "--cron: expected 5 fields"),
-        ({"cron": "0 25 * * *", "duration_minutes": 60}, "--cron: '0 25 * * *' is not a cron"),
-        ({"cron": "0 2 8-14 * 2", "duration_minutes": 60}, "which cron ORs; for 'the second"),
-        ({"cron": "0 2 * * *", "duration_minutes": 60, "timezone": "Mars/Base"}, "--timezone"),
-        ({"cron": "0 2 * * *", "duration_minutes": 43_201}, "--duration: between"),
-        ({"cron": "0 2 * * *", "duration_minutes": 60, "until_healthy": True}, "do not go"),
+        (
+            {"cron": "0 18 * *", "duration_minutes": 60},
+            "--cron: expected 5 fields (minute hour day month weekday), got '0 18 * *'",
+        ),
+        (
+            {"cron": "0 25 * * *", "duration_minutes": 60},
+            "--cron: '0 25 * * *' is not a cron expression (Bad hour)",
+        ),
+        (
+            {"cron": "0 2 8-14 * 2", "duration_minutes": 60},
+            "--cron: '0 2 8-14 * 2' sets both day-of-month and day-of-week, which cron ORs; "
+            "for 'the second Tuesday' write '2#2' in day-of-week and '*' in day-of-month",
+        ),
+        (
+            {"cron": "0 2 * * *", "duration_minutes": 60, "timezone": "Mars/Base"},
+            "--timezone: unknown IANA timezone 'Mars/Base'",
+        ),
+        (
+            {"cron": "0 2 * * *", "duration_minutes": 0},
+            "--duration: between 1 minute and 30 days, with --cron",
+        ),
+        (
+            {"cron": "0 2 * * *", "duration_minutes": 43_201},
+            "--duration: between 1 minute and 30 days, with --cron",
+        ),
+        (
+            {"cron": "0 2 * * *", "duration_minutes": 60, "until_healthy": True},
+            "--cron and --until-healthy do not go together",
+        ),
     ],
 )
 def test_a_definition_that_cannot_be_right_is_refused_naming_why(
@@ -66,12 +99,18 @@ def test_a_definition_that_cannot_be_right_is_refused_naming_why(
 ) -> None:
     with pytest.raises(SilenceError) as refused:
         silence(**fields)
-    assert message in str(refused.value)
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("cron", ["0 2 8-14 * *", "0 2 * * 2#2", "0 2 * * *"])
+def test_either_day_field_alone_is_allowed(cron: str) -> None:
+    assert silence(cron=cron, duration_minutes=60, ends=None).cron == cron
 
 
 def test_a_window_of_exactly_30_days_is_allowed() -> None:
     assert silence(ends="2026-12-23T12:00:00+00:00").ends == "2026-12-23T12:00:00+00:00"
     assert silence(cron="0 2 * * *", duration_minutes=43_200, ends=None).cron == "0 2 * * *"
+    assert silence(cron="0 2 * * *", duration_minutes=1, ends=None).duration_minutes == 1
 
 
 def test_a_backend_is_listener_target_port() -> None:
