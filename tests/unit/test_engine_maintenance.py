@@ -19,6 +19,7 @@ from zlb_health.engine.maintenance import (
     maintenance_ended,
     split,
 )
+from zlb_health.engine.notifications import UnitStatus
 from zlb_health.engine.state import LbState
 
 
@@ -263,7 +264,29 @@ def test_a_silence_holds_back_exactly_what_it_matches() -> None:
         ("lsn-1", "i-2"),
     ]
     assert held.id == f"{n.id}~sil-1"
+    assert (held.observed_at, held.request_id, held.load_balancer_name) == (
+        n.observed_at, n.request_id, "lb-one"
+    )  # fmt: skip
     assert split(n, [], _state(r)).sent == n
+
+
+def test_a_silence_of_a_backend_known_by_its_address_holds_that_backend_only() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("10.0.0.8"), be("10.0.0.9"), be("i-1"))
+    n = r.step(be("10.0.0.8", "Dead"), be("10.0.0.9", "Dead"), be("i-1", "Dead"))
+    assert n is not None
+    by_address = silence(backend=Backend("lsn-1", "10.0.0.9", "80"))
+    parts = split(n, [by_address], _state(r))
+    assert parts.sent is not None
+    assert [t.target for t in parts.sent.transitions] == ["10.0.0.8", "i-1"]
+    ((_, held),) = parts.held
+    assert [t.target for t in held.transitions] == ["10.0.0.9"]
+    ended = maintenance_ended(_state(r), by_address, [held], at="2026-11-23T13:00:00.000Z")
+    assert ended is not None
+    assert [u.private_ip_address for u in ended.unhealthy] == ["10.0.0.9"]
+    assert (ended.id, ended.coalesced, ended.ids) == (f"{held.id}~end", 1, ())
+    other_port = silence(backend=Backend("lsn-1", "10.0.0.9", "8080"))
+    assert split(n, [other_port], _state(r)).held == ()
 
 
 def test_monitoring_degraded_of_a_silenced_load_balancer_is_held_and_reminders_pause() -> None:
@@ -352,6 +375,26 @@ def test_the_end_is_critical_when_a_listener_it_covered_has_nothing_healthy() ->
     ended = maintenance_ended(_state(r), silence(), held, at="2026-11-23T13:00:00.000Z")
     assert ended is not None
     assert ended.severity == "critical"
+
+
+def test_the_end_lists_what_is_unhealthy_now_backend_by_backend_and_port_by_port() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-22", detail={80: "Alive", 443: "Alive"}))
+    r.step(be("i-1", "Dead"), be("i-22", "Dead", detail={80: "Alive", 443: "Dead"}))
+    state = _state(r)
+    seq = state.seq
+    only_i22 = silence(backend=Backend("lsn-1", "i-22", "80"))
+    ended = maintenance_ended(state, only_i22, [], at="2026-11-23T13:00:00.000Z")
+    assert ended is not None
+    assert ended.unhealthy == (
+        UnitStatus(
+            "lsn-1", "name-lsn-1", "i-22", "10.0.0.4", "80", 443, "Dead", "2024-05-01T12:02:00.000Z"
+        ),
+    )
+    assert (ended.id, state.seq, ended.observed_at) == (
+        f"lb-1#{seq + 1:08d}", seq + 1, "2026-11-23T13:00:00.000Z"
+    )  # fmt: skip
+    assert (ended.coalesced, ended.ids, ended.maintenance) == (1, (), "sil-1")
 
 
 def test_something_down_before_the_window_and_still_down_is_told_at_its_end() -> None:
