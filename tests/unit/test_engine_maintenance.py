@@ -7,19 +7,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from engine_helpers import Runner, be
+from engine_helpers import Runner, be, failure
 
 from zlb_health.config import Thresholds
 from zlb_health.engine.maintenance import (
     Backend,
     Silence,
     SilenceError,
+    Split,
     active_for,
     all_healthy,
     maintenance_ended,
     split,
 )
 from zlb_health.engine.notifications import UnitStatus
+from zlb_health.engine.rules import retire
 from zlb_health.engine.state import LbState
 
 
@@ -264,6 +266,9 @@ def test_a_silence_holds_back_exactly_what_it_matches() -> None:
         ("lsn-1", "i-2"),
     ]
     assert held.id == f"{n.id}~sil-1"
+    assert parts.sent.id == n.id
+    assert split(n, [silence(listener_id="lsn-9")], _state(r)) == Split(n, ())
+    assert split(n, [], _state(r)) == Split(n, ())
     assert (held.observed_at, held.request_id, held.load_balancer_name) == (
         n.observed_at, n.request_id, "lb-one"
     )  # fmt: skip
@@ -305,11 +310,57 @@ def test_monitoring_degraded_of_a_silenced_load_balancer_is_held_and_reminders_p
         reminder, [silence(listener_id="lsn-1")], state
     )
     assert split(reminder, [silence()], state).sent is None
-    assert split(reminder, [silence(listener_id="lsn-9")], state).sent == reminder
+    assert split(reminder, [silence(listener_id="lsn-9")], state) == Split(reminder, ())
     # An acknowledgement of the down backend itself pauses the reminder about its listener too.
     down = silence(backend=Backend("lsn-1", "i-1", "80"), until_healthy=True)
     assert split(reminder, [down], state).sent is None
     assert split(reminder, [silence(backend=Backend("lsn-1", "i-9", "80"))], state).sent == reminder
+
+
+def test_monitoring_of_a_silenced_listener_is_held_and_of_the_others_sent() -> None:
+    r = Runner(Thresholds(1, 1, 1, 0))
+    both = frozenset({"lsn-1", "lsn-2"})
+    r.step(be("i-1"), be("i-2", listener="lsn-2"), listener_filter=both)
+    r.minute = 2
+    failures = failure(2, scope="lsn-1").failures + failure(2, scope="lsn-2").failures
+    n = r.apply(dataclasses.replace(failure(2), failures=failures)).notification
+    assert n is not None
+    parts = split(n, [silence(listener_id="lsn-2")], _state(r))
+    assert parts.sent is not None
+    assert [e.scope for e in parts.sent.monitor_events] == ["lsn-1"]
+    ((sid, held),) = parts.held
+    assert (sid, [e.scope for e in held.monitor_events]) == ("sil-1", ["lsn-2"])
+    ended = maintenance_ended(
+        _state(r), silence(listener_id="lsn-2"), [held], at="2026-11-23T13:00:00.000Z"
+    )
+    assert ended is not None
+    assert [(e.scope, e.change) for e in ended.monitor_events] == [("lsn-2", "degraded")]
+
+
+def test_the_end_of_a_window_that_held_several_notifications_counts_them_all() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2"))
+    first = r.step(be("i-1", "Dead"), be("i-2"))
+    second = r.step(be("i-1", "Dead"), be("i-2", "Dead"))
+    assert first is not None
+    assert second is not None
+    held = [h for n in (first, second) for _, h in split(n, [silence()], _state(r)).held]
+    ended = maintenance_ended(_state(r), silence(), held, at="2026-11-23T13:00:00.000Z")
+    assert ended is not None
+    assert (ended.coalesced, ended.ids, ended.id) == (
+        2, (first.id + "~sil-1", second.id + "~sil-1"), second.id + "~sil-1~end"
+    )  # fmt: skip
+
+
+def test_the_last_word_of_a_deleted_load_balancer_keeps_saying_so_when_held() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2", listener="lsn-2"))
+    last = retire(_state(r), "deleted", at=datetime(2024, 5, 1, 12, 5, tzinfo=UTC)).notification
+    assert last is not None
+    parts = split(last, [silence(listener_id="lsn-1")], _state(r))
+    ((_, held),) = parts.held
+    assert parts.sent is not None
+    assert (held.retired, parts.sent.retired) == ("deleted", "deleted")
 
 
 def test_a_reminder_keeps_the_listeners_nobody_acknowledged() -> None:
@@ -325,6 +376,10 @@ def test_a_reminder_keeps_the_listeners_nobody_acknowledged() -> None:
         "reminder", "critical", ("lsn-2",)
     )  # fmt: skip
     assert "lsn-1" not in sent.summary
+    assert (sent.id, sent.observed_at, sent.request_id, sent.load_balancer_name) == (
+        reminder.id, reminder.observed_at, reminder.request_id, "lb-one"
+    )  # fmt: skip
+    assert split(reminder, [silence(listener_id="lsn-1")], _state(r)).held == ()
 
 
 def _state(r: Runner) -> LbState:
@@ -431,6 +486,9 @@ def test_the_end_is_as_severe_as_what_it_covers_is_now_without_any_change(
 def test_a_silence_no_longer_stored_still_has_its_end_told_for_the_whole_load_balancer() -> None:
     gone = Silence.gone("sil-7", "lb-1")
     assert (gone.id, gone.load_balancer_id, gone.whole_load_balancer) == ("sil-7", "lb-1", True)
+    assert (gone.starts, gone.ends, gone.created_at) == (
+        "1970-01-01T00:00:00+00:00", "1970-01-02T00:00:00+00:00", "1970-01-01T00:00:00+00:00"
+    )  # fmt: skip
     assert (gone.comment, gone.author, gone.until_healthy, gone.cron) == (
         "(no longer stored)", "", False, None
     )  # fmt: skip
