@@ -126,7 +126,11 @@ def test_a_backend_is_listener_target_port() -> None:
 
 def test_a_silence_round_trips_through_its_stored_form() -> None:
     s = silence(listener_id="lsn-1", backend=Backend("lsn-1", "vm-1", "80"), until_healthy=True)
+    assert s.to_dict()["backend"] == "lsn-1/vm-1/80"
     assert Silence.from_dict(s.to_dict()) == s
+    plain = silence()
+    assert plain.to_dict()["backend"] is None
+    assert Silence.from_dict(plain.to_dict()) == plain
 
 
 # -- when --------------------------------------------------------------------------------------
@@ -212,6 +216,14 @@ def test_a_nightly_window_follows_daylight_saving_changes() -> None:
     # The night clocks go back (25 October): 01:00 CEST = 23:00 UTC on the 24th.
     assert nightly.active_at(utc("2026-10-24T23:00:00+00:00"))
     assert not nightly.active_at(utc("2026-10-25T02:00:00+00:00"))
+
+
+def test_a_recurring_window_opens_on_its_second_and_closes_after_its_duration() -> None:
+    nightly = silence(cron="0 2 * * *", duration_minutes=60, ends=None)
+    assert not nightly.active_at(utc("2026-11-24T01:59:59+00:00"))
+    assert nightly.active_at(utc("2026-11-24T02:00:00+00:00"))
+    assert nightly.active_at(utc("2026-11-24T02:59:59+00:00"))
+    assert not nightly.active_at(utc("2026-11-24T03:00:00+00:00"))
 
 
 # -- what ---------------------------------------------------------------------------------------
@@ -361,6 +373,17 @@ def test_the_last_word_of_a_deleted_load_balancer_keeps_saying_so_when_held() ->
     ((_, held),) = parts.held
     assert parts.sent is not None
     assert (held.retired, parts.sent.retired) == ("deleted", "deleted")
+
+
+def test_acknowledging_a_down_backend_known_by_its_address_pauses_its_reminder() -> None:
+    r = Runner(Thresholds(1, 1, 1, 10))
+    r.step(be("10.0.0.9"))
+    r.step(be("10.0.0.9", "Dead"))
+    reminder = r.step(be("10.0.0.9", "Dead"), minutes=10)
+    assert reminder is not None
+    assert reminder.event_type == "reminder"
+    ack = silence(backend=Backend("lsn-1", "10.0.0.9", "80"), until_healthy=True)
+    assert split(reminder, [ack], _state(r)).sent is None
 
 
 def test_a_reminder_keeps_the_listeners_nobody_acknowledged() -> None:
