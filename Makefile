@@ -248,7 +248,7 @@ $(MUTATION_VENV)/.stamp: pyproject.toml
 	rm -rf $(MUTATION_VENV)
 	$(PYTHON) -m venv $(MUTATION_VENV)
 	$(MUTATION_VENV)/bin/pip install -q --upgrade pip
-	$(MUTATION_VENV)/bin/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > $(MUTATION_VENV)/requirements.txt
+	$(MUTATION_VENV)/bin/python tools/zlb_health_tools/mutation.py --requirements > $(MUTATION_VENV)/requirements.txt
 	$(MUTATION_VENV)/bin/pip install -q -r $(MUTATION_VENV)/requirements.txt mutmut==$(MUTMUT_VERSION)
 	touch $@
 

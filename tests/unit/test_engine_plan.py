@@ -112,6 +112,64 @@ def test_restored_notifications_are_one_message_too() -> None:
     (p,) = plan_messages(ns, cap=5)
     assert p.rendered.attributes["event_type"] == "monitor_restored"
     assert p.rendered.attributes["load_balancer_id"] == "*"
+    assert "digest" not in _doc(p)
+
+
+def test_with_both_monitor_groups_and_room_for_one_more_the_rest_is_a_digest() -> None:
+    ns = [
+        _n("lb-d", event_type="monitor_degraded"),
+        _n("lb-r", event_type="monitor_restored", severity="info"),
+        _n("lb-x", severity="critical"),
+        _n("lb-y"),
+    ]
+    planned = plan_messages(ns, cap=3)
+    assert [p.notification_ids for p in planned] == [
+        ("lb-d#00000001",),
+        ("lb-r#00000001",),
+        ("lb-x#00000001", "lb-y#00000001"),
+    ]
+    assert [p.rendered.attributes["event_type"] for p in planned] == [
+        "monitor_degraded", "monitor_restored", "health_change"
+    ]  # fmt: skip
+    assert [_doc(p).get("digest", False) for p in planned] == [False, False, True]
+
+
+def test_both_monitor_groups_alone_fit_a_cap_of_two() -> None:
+    ns = [
+        _n("lb-d", event_type="monitor_degraded"),
+        _n("lb-r", event_type="monitor_restored", severity="info"),
+        _n("lb-s", event_type="monitor_restored", severity="info"),
+    ]
+    planned = plan_messages(ns, cap=2)
+    assert [p.notification_ids for p in planned] == [
+        ("lb-d#00000001",),
+        ("lb-r#00000001", "lb-s#00000001"),
+    ]
+    assert [p.rendered.attributes["event_type"] for p in planned] == [
+        "monitor_degraded", "monitor_restored"
+    ]  # fmt: skip
+    assert "digest" not in _doc(planned[1])
+    assert _doc(planned[1])["loadBalancerIds"] == ["lb-r", "lb-s"]
+    (one,) = plan_messages(ns[1:2], cap=2)
+    assert _doc(one)["loadBalancerIds"] == ["lb-r"]  # a group of one is still a group
+
+
+def test_every_planned_message_says_which_stack_sent_it() -> None:
+    ns = [
+        _n("lb-d", event_type="monitor_degraded"),
+        _n("lb-r", event_type="monitor_restored", severity="info"),
+        _n("lb-x", severity="critical"),
+        _n("lb-y"),
+        _n("lb-z", severity="info"),
+    ]
+    planned = plan_messages(ns, cap=4, origin=Origin("zlb-prod", "eu-west-1"))
+    assert [len(p.notification_ids) for p in planned] == [1, 1, 1, 2]
+    for p in planned:
+        assert p.rendered.message["email"].endswith(
+            "\nSent by zlb-health stack zlb-prod in eu-west-1.\n"
+        )
+        assert p.rendered.message["sms"].startswith("ZLB zlb-prod")
+        assert _doc(p)["source"] == {"stack": "zlb-prod", "region": "eu-west-1"}
 
 
 def test_beyond_the_cap_the_most_severe_go_alone_and_the_rest_in_a_digest() -> None:
@@ -177,7 +235,7 @@ def test_a_digest_of_one_is_sent_as_is() -> None:
 
 
 def test_cap_below_two_is_refused() -> None:
-    with pytest.raises(ValueError, match="cap"):
+    with pytest.raises(ValueError, match=r"^cap must be at least 2$"):
         plan_messages([_n("lb-a")], cap=1)
 
 
@@ -217,6 +275,8 @@ def test_every_notification_is_in_exactly_one_message(
         assert len(m.subject) <= SNS_SUBJECT
         assert set(m.attributes) == {"event_type", "severity", "load_balancer_id"}
         assert json.loads(m.message["default"])["schemaVersion"] == 1
+        if json.loads(m.message["default"]).get("digest"):
+            assert len(p.notifications) >= 2  # a digest of one would just be that message
     shuffled = list(notifications)
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]
     assert plan_messages(shuffled, cap=cap) == planned

@@ -19,9 +19,10 @@ from zlb_health.engine.notifications import (
     Notification,
     Resolved,
     Transition,
+    UnitStatus,
 )
 from zlb_health.engine.observation import ScopeFailure
-from zlb_health.engine.rules import apply_observation
+from zlb_health.engine.rules import apply_observation, note_missing, retire
 from zlb_health.engine.state import (
     BackendState,
     LbState,
@@ -173,6 +174,18 @@ def test_ports_that_disagree_get_one_transition_each() -> None:
     assert n is not None
     assert [(t.port, t.kind, t.previous_status) for t in n.transitions] == [
         (None, "recovered", "Dead")
+    ]
+
+
+def test_the_ports_of_a_backend_are_told_in_port_order_whatever_their_change() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be(detail={80: "Alive", 443: "Alive"}), be("i-2"))
+    n = r.step(be(status="Dead", detail={80: "Dead", 443: "Close"}), be("i-2", "Close"))
+    assert n is not None
+    assert [(t.target, t.port, t.kind) for t in n.transitions] == [
+        ("i-1", 80, "down"),
+        ("i-1", 443, "closed"),
+        ("i-2", None, "closed"),
     ]
 
 
@@ -437,9 +450,9 @@ def test_a_listener_no_longer_polled_has_its_backends_removed_as_unmonitored() -
         listener_filter=frozenset({"lsn-1", "lsn-2"}),
     )
     assert n is not None
-    assert [(t.listener_id, t.kind, t.reason) for t in n.transitions] == [
-        ("lsn-1", "down", None),
-        ("lsn-3", "removed", "unmonitored"),
+    assert [(t.listener_id, t.kind, t.reason, t.since) for t in n.transitions] == [
+        ("lsn-1", "down", None, "2024-05-01T12:02:00.000Z"),
+        ("lsn-3", "removed", "unmonitored", "2024-05-01T12:02:00.000Z"),
     ]
     assert n.severity == "critical"  # lsn-1 has nothing healthy left; the removal is info
     assert r.state is not None
@@ -505,11 +518,31 @@ def test_notification_ids_are_deterministic_and_sequential() -> None:
     assert second.notification is not None
     assert first.notification.id == second.notification.id == "lb-1#00000001"
     assert first.notification == second.notification
+    assert (first.notification.observed_at, first.notification.request_id) == (
+        "2024-05-01T12:10:00.000Z", "req-10"
+    )  # fmt: skip
     r.state = first.new_state
     r.minute = 10
     n = r.step(be("i-1"))
     assert n is not None
     assert n.id == "lb-1#00000002"
+
+
+def test_a_load_balancer_seen_again_after_its_last_word_starts_afresh_ids_counting_on() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    r.step(be("i-1", "Dead"))
+    assert r.state is not None
+    r.state = retire(r.state, "deleted", at=at(3)).new_state
+    r.minute = 3
+    assert r.step(be("i-1"), be("i-2")) is None  # a new baseline: nothing to say yet
+    assert r.state is not None
+    assert (r.state.retired, r.state.seq) == (None, 2)
+    n = r.step(be("i-1"), be("i-2", "Dead"))
+    assert n is not None
+    assert (n.id, [(t.kind, t.target) for t in n.transitions]) == (
+        "lb-1#00000003", [("down", "i-2")]
+    )  # fmt: skip
 
 
 def test_steady_state_leaves_the_fingerprint_unchanged() -> None:
@@ -574,6 +607,14 @@ def test_failures_degrade_once_then_restore_once() -> None:
     assert r.state is not None
     assert r.state.monitors[""].consecutive_failures == 5
     assert r.state.monitors[""].degraded
+    assert r.state.monitors[""].last_error == {  # the latest failure, stored with its time
+        "kind": "server",
+        "code": "INTERNAL_ERROR",
+        "status": 500,
+        "requestId": "req-fail-6",
+        "message": "boom",
+        "at": "2024-05-01T12:06:00.000Z",
+    }
     assert r.state.to_dict()["b"] == health  # health state kept as is
     restored = r.step(be("i-1"))
     assert restored is not None
@@ -631,6 +672,37 @@ def test_a_failing_listener_target_is_degraded_on_its_own() -> None:
     assert "lsn-2|i-2|10.0.0.3|80" in r.state.backends if r.state else False  # kept as it was
 
 
+def test_a_degraded_listener_target_no_longer_polled_has_its_monitoring_ended() -> None:
+    r = Runner(Thresholds(1, 1, 2, 0))
+    three = frozenset({"lsn-1", "lsn-2", "lsn-3"})
+    r.step(
+        be("i-1"), be("i-2", listener="lsn-2"), be("i-3", listener="lsn-3"), listener_filter=three
+    )
+    others = observation(
+        2, be("i-1"), be("i-3", listener="lsn-3"), listener_filter=three - {"lsn-2"}
+    )
+    r.apply(dataclasses.replace(others, failures=failure(2, scope="lsn-2").failures))
+    lsn1 = observation(3, be("i-1"), listener_filter="lsn-1")
+    both = failure(3, scope="lsn-2").failures + failure(3, scope="lsn-3").failures
+    degraded = r.apply(dataclasses.replace(lsn1, failures=both)).notification
+    assert degraded is not None
+    assert [(e.scope, e.change) for e in degraded.monitor_events] == [("lsn-2", "degraded")]
+    r.minute = 3
+    n = r.step(be("i-1"), listener_filter="lsn-1")  # LOAD_BALANCER_IDS now names lsn-1 only
+    assert n is not None
+    assert [
+        (e.scope, e.change, e.at, e.since, e.consecutive_failures) for e in n.monitor_events
+    ] == [
+        ("lsn-2", "ended", "2024-05-01T12:04:00.000Z", "2024-05-01T12:02:00.000Z", 2)
+    ]  # lsn-3 failed once, never degraded: nothing to end
+    assert (n.monitor_events[0].code, n.monitor_events[0].request_id) == (
+        "INTERNAL_ERROR", "req-fail-3"
+    )  # fmt: skip
+    assert n.summary == "lb-one: 2 backends removed; monitoring ended for listener name-lsn-2."
+    assert r.state is not None
+    assert r.state.monitors == {}
+
+
 def test_failure_before_any_state_then_baseline() -> None:
     r = Runner(Thresholds(1, 1, 1, 0))
     degraded = r.fail()
@@ -653,6 +725,140 @@ def test_a_scope_failure_keeps_what_the_api_said_apart_from_our_summary() -> Non
     failure = ScopeFailure.from_error("lsn-2", error)
     assert failure == ScopeFailure("lsn-2", "auth", "AUTH_FAILED", 401, "r-9", "signature mismatch")
     assert ScopeFailure.from_error("", AuthError("no detail", status=403)).message == "no detail"
+    assert failure.describe() == "auth AUTH_FAILED"
+    assert dataclasses.replace(failure, code=None).describe() == "auth"
+    assert dataclasses.replace(failure, code="").describe() == "auth"
+
+
+def test_a_stored_error_without_a_numeric_status_is_told_without_one() -> None:
+    error = {"kind": "server", "code": 7, "status": "503", "requestId": None, "message": "m"}
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    assert r.state is not None
+    r.state.monitors[""] = MonitorState(3, True, "2024-05-01T12:00:30.000Z", error)
+    restored = r.step(be("i-1"))
+    assert restored is not None
+    (event,) = restored.monitor_events
+    assert (event.change, event.status, event.code, event.request_id, event.message) == (
+        "restored", None, "7", None, "m"
+    )  # fmt: skip
+
+
+# -- retirement -------------------------------------------------------------------------------
+
+
+def test_a_retired_load_balancer_s_last_word_removes_every_backend_and_ends_its_monitoring() -> (
+    None
+):
+    r = Runner(Thresholds(1, 1, 1, 0))
+    both = frozenset({"lsn-1", "lsn-2"})
+    r.step(be("i-1"), be("i-2", listener="lsn-2"), listener_filter=both)
+    lsn1 = observation(2, be("i-1"), listener_filter="lsn-1")
+    r.apply(dataclasses.replace(lsn1, failures=failure(2, scope="lsn-2").failures))
+    assert r.state is not None
+    previous = r.state.copy()
+    last = retire(r.state, "unmonitored", at=at(10))
+    assert r.state == previous  # the stored state is not touched
+    n = last.notification
+    assert n is not None
+    assert (n.id, n.event_type, n.severity, n.retired) == (
+        "lb-1#00000002", "health_change", "info", "unmonitored"
+    )  # fmt: skip
+    assert n.observed_at == "2024-05-01T12:10:00.000Z"
+    assert [(t.listener_id, t.target, t.kind, t.reason, t.since) for t in n.transitions] == [
+        ("lsn-1", "i-1", "removed", "unmonitored", "2024-05-01T12:10:00.000Z"),
+        ("lsn-2", "i-2", "removed", "unmonitored", "2024-05-01T12:10:00.000Z"),
+    ]
+    assert last.transitions == n.transitions
+    assert [(e.scope, e.change, e.at) for e in n.monitor_events] == [
+        ("lsn-2", "ended", "2024-05-01T12:10:00.000Z")
+    ]
+    assert n.summary == (
+        "lb-one: no longer monitored (not in LOAD_BALANCER_IDS); 2 backends removed; "
+        "monitoring ended for listener name-lsn-2."
+    )
+    state = last.new_state
+    assert last.changed
+    assert (state.retired, state.observed_at, state.seq) == (
+        "unmonitored", "2024-05-01T12:10:00.000Z", 2
+    )  # fmt: skip
+    assert (state.backends, state.listeners, state.monitors) == ({}, {}, {})
+    again = retire(state, "deleted", at=at(11))
+    assert (again.new_state, again.notification, again.transitions, again.changed) == (
+        state, None, (), False
+    )  # fmt: skip
+
+
+def test_the_last_word_is_a_health_change_even_when_only_monitoring_ends() -> None:
+    degraded = MonitorState(3, True, "2024-05-01T12:00:00.000Z", {"kind": "server"})
+    previous = LbState("lb-1", "one", "2024-05-01T12:01:00.000Z", monitors={"": degraded})
+    n = retire(previous, "deleted", at=at(2)).notification
+    assert n is not None
+    assert (n.event_type, n.severity, [e.change for e in n.monitor_events]) == (
+        "health_change", "info", ["ended"]
+    )  # fmt: skip
+    assert n.summary == "one: load balancer deleted, no longer monitored; monitoring ended."
+
+
+def test_a_retirement_is_never_stamped_before_the_last_observation() -> None:
+    r = Runner(Thresholds(1, 1, 1, 0))
+    r.step(be("i-1"))
+    r.step(be("i-1"))
+    assert r.state is not None
+    n = retire(r.state, "deleted", at=at(1)).notification
+    assert n is not None
+    assert n.observed_at == "2024-05-01T12:02:00.000Z"
+    assert [t.since for t in n.transitions] == ["2024-05-01T12:02:00.000Z"]
+    assert n.summary == "lb-one: load balancer deleted, no longer monitored; 1 backend removed."
+
+
+def test_a_load_balancer_never_observed_is_retired_at_the_time_given() -> None:
+    last = retire(LbState("lb-1", "one"), "unmonitored", at=at(5))
+    assert last.notification is not None
+    assert (last.notification.observed_at, last.new_state.observed_at) == (
+        "2024-05-01T12:05:00.000Z", "2024-05-01T12:05:00.000Z"
+    )  # fmt: skip
+    assert last.notification.summary == "one: no longer monitored (not in LOAD_BALANCER_IDS)."
+
+
+@pytest.mark.parametrize(("failure_t", "limit"), [(1, 2), (2, 2), (3, 3)])
+def test_a_load_balancer_missing_from_discovery_is_retired_after_the_absence_limit(
+    failure_t: int, limit: int
+) -> None:
+    r = Runner(Thresholds(failure_t, 1, 3, 0))
+    r.step(be("i-1"))
+    assert r.state is not None
+    state = r.state
+    for minute in range(2, limit + 1):
+        missing = note_missing(state, r.thresholds, at=at(minute))
+        assert (missing.notification, missing.transitions, missing.changed) == (None, (), True)
+        assert (missing.new_state.missing, missing.new_state.retired) == (minute - 1, None)
+        assert missing.new_state.observed_at == f"2024-05-01T12:{minute:02d}:00.000Z"
+        state = missing.new_state
+    stale = note_missing(state, r.thresholds, at=at(limit))  # another shard at the same tick
+    assert (stale.new_state, stale.notification, stale.changed) == (state, None, False)
+    gone = note_missing(state, r.thresholds, at=at(limit + 1))
+    assert gone.notification is not None
+    assert (gone.notification.retired, gone.new_state.retired) == ("deleted", "deleted")
+    stamp = f"2024-05-01T12:{limit + 1:02d}:00.000Z"
+    assert [(t.kind, t.reason, t.since) for t in gone.transitions] == [
+        ("removed", "deleted", stamp)
+    ]
+    assert (gone.notification.observed_at, gone.new_state.observed_at) == (stamp, stamp)
+    after = note_missing(gone.new_state, r.thresholds, at=at(limit + 2))
+    assert (after.new_state, after.notification, after.changed) == (gone.new_state, None, False)
+
+
+def test_a_load_balancer_listed_again_after_missing_once_starts_counting_afresh() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    assert r.state is not None
+    r.state = note_missing(r.state, r.thresholds, at=at(2)).new_state
+    r.minute = 2
+    assert r.step(be("i-1")) is None
+    assert r.state.missing == 0
+    r.state = note_missing(r.state, r.thresholds, at=at(4)).new_state
+    assert (r.state.missing, r.state.retired) == (1, None)
 
 
 # -- reminders --------------------------------------------------------------------------------
@@ -690,6 +896,24 @@ def test_reminders_follow_the_interval() -> None:
     r.step(be("i-1"))
     assert r.state.listeners == {}
     assert r.step(be("i-1"), minutes=120) is None
+
+
+def test_a_one_minute_reminder_interval_reminds_every_minute() -> None:
+    r = _critical_runner(1)  # critical since minute 2
+    reminder = r.step(be("i-1", "Dead"))
+    assert reminder is not None
+    assert (reminder.event_type, reminder.id, reminder.observed_at, reminder.request_id) == (
+        "reminder", "lb-1#00000002", "2024-05-01T12:03:00.000Z", "req-3"
+    )  # fmt: skip
+    assert r.step(be("i-1", "Dead")) is not None
+
+
+def test_a_listener_stored_without_its_critical_start_is_reminded_from_its_last_reminder() -> None:
+    r = _critical_runner(30)
+    assert r.state is not None
+    r.state.listeners["lsn-1"] = ListenerState(None, "2024-05-01T12:10:00.000Z")
+    assert r.step(be("i-1", "Dead"), minutes=37) is None  # minute 39
+    assert r.step(be("i-1", "Dead"), minutes=1) is not None  # minute 40
 
 
 def test_reminder_uses_now_not_the_observation_time() -> None:
@@ -773,6 +997,7 @@ _states = st.builds(
     st.integers(0, 3),
     st.none() | st.sampled_from(["deleted", "unmonitored"]),
     st.booleans(),
+    st.dictionaries(_text, _iso, max_size=2),
 )
 
 
@@ -805,15 +1030,46 @@ def test_a_version_1_state_is_read_with_ip_keys_and_one_monitor() -> None:
         },
     }  # fmt: skip
     state = LbState.from_dict(v1)
-    assert list(state.backends) == ["lsn-1|i-1|10.0.0.1|80"]
-    assert state.backends["lsn-1|i-1|10.0.0.1|80"].units["*"] == UnitState(
-        "Dead", "Dead", "Dead", 3, "2024-05-01T11:50:00.000Z"
-    )
-    assert state.monitors == {
-        "": MonitorState(2, True, "2024-05-01T11:58:00.000Z", {"kind": "server"})
-    }
-    assert (state.seq, state.listeners["lsn-1"].critical_since) == (7, "2024-05-01T11:50:00.000Z")
+    assert state == LbState(
+        "lb-1",
+        "one",
+        "2024-05-01T12:00:00.000Z",
+        backends={
+            "lsn-1|i-1|10.0.0.1|80": BackendState(
+                "lsn-1", "web", "i-1", "10.0.0.1", "80",
+                {"*": UnitState("Dead", "Dead", "Dead", 3, "2024-05-01T11:50:00.000Z")},
+            )
+        },
+        listeners={"lsn-1": ListenerState("2024-05-01T11:50:00.000Z", None)},
+        monitors={"": MonitorState(2, True, "2024-05-01T11:58:00.000Z", {"kind": "server"})},
+        seq=7,
+        baselined=True,
+    )  # fmt: skip
     assert LbState.from_dict(state.to_dict()) == state
+    v1["l"] = {"lsn-1": [None, "2024-05-01T11:55:00.000Z"]}
+    assert LbState.from_dict(v1).listeners == {
+        "lsn-1": ListenerState(None, "2024-05-01T11:55:00.000Z")
+    }
+
+
+@pytest.mark.parametrize(
+    ("stored", "monitors"),
+    [
+        ([0, False, None, None], {}),
+        (
+            [1, False, "2024-05-01T11:59:00.000Z", None],
+            {"": MonitorState(1, False, "2024-05-01T11:59:00.000Z")},
+        ),
+        ([0, True, None, None], {"": MonitorState(0, True)}),
+    ],
+)
+def test_a_version_1_monitor_is_kept_only_while_it_was_failing(
+    stored: list[object], monitors: dict[str, MonitorState]
+) -> None:
+    v1 = {"v": 1, "id": "lb-1", "n": "one", "t": None, "s": 0, "m": stored, "l": {}, "b": {}}
+    state = LbState.from_dict(v1)
+    assert state.monitors == monitors
+    assert not state.baselined  # version 1 stamped "t" on successful observations only
 
 
 _transitions = st.builds(
@@ -877,6 +1133,22 @@ _notifications = st.builds(
     coalesced=st.integers(1, 50),
     ids=st.lists(_text, max_size=3).map(tuple),
     retired=st.none() | st.sampled_from(["deleted", "unmonitored"]),
+    silenced_by=st.none() | _text,
+    maintenance=st.none() | _text,
+    unhealthy=st.lists(
+        st.builds(
+            UnitStatus,
+            _text,
+            _text,
+            st.none() | _text,
+            _text,
+            _text,
+            st.none() | st.integers(1, 65535),
+            _status,
+            _iso,
+        ),
+        max_size=2,
+    ).map(tuple),
 )
 
 
@@ -887,6 +1159,28 @@ def test_notification_round_trips_exactly(notification: Notification) -> None:
     via_json = json.loads(json.dumps(encoded))
     assert Notification.from_dict(via_json) == notification
     assert Notification.from_dict(via_json).to_dict() == encoded
+
+
+def test_a_stored_change_of_an_unknown_kind_is_refused_by_name() -> None:
+    transition = Transition(
+        "lsn-1", "web", "i-1", "10.0.0.1", "80", None, "Alive", "Dead", None, "down"
+    )
+    data = {**transition.to_dict(), "kind": "exploded"}
+    with pytest.raises(ValueError, match=r"^unknown transition kind 'exploded'$"):
+        Transition.from_dict(data)
+    event = MonitorEvent("", "degraded", "2024-05-01T12:00:00.000Z", None, 3)
+    with pytest.raises(ValueError, match=r"^unknown monitor change 'paused'$"):
+        MonitorEvent.from_dict({**event.to_dict(), "change": "paused"})
+
+
+def test_a_change_stored_before_ports_renumbering_and_reasons_reads_without_them() -> None:
+    transition = Transition(
+        "lsn-1", "web", "i-1", "10.0.0.1", "80", None, "Alive", "Dead", None, "down"
+    )
+    data = transition.to_dict()
+    for added_later in ("ports", "previousPort", "reason"):
+        del data[added_later]
+    assert Transition.from_dict(data) == transition
 
 
 def test_five_thousand_backends_stay_small_once_compressed() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import tomllib
+from pathlib import Path
+
 import pytest
 
 from zlb_health_tools.mutation import (
@@ -12,7 +16,9 @@ from zlb_health_tools.mutation import (
     parse_explanations,
     parse_results,
     score_modules,
+    stage,
     update_results_table,
+    venv_requirements,
 )
 
 CLIENT = "zlb_health.zenlayer.client.xǁZenlayerClientǁ_call__mutmut_3"
@@ -100,3 +106,60 @@ def test_the_results_table_keeps_the_rows_of_modules_not_run() -> None:
         "| `src/zlb_health/engine/rules.py` | 10 | 9 | 1 | 0 | 90.0% |\n"
         "<!-- mutation-results:end -->\noutro\n"
     )
+
+
+def test_the_stage_is_the_work_tree_as_git_sees_it_and_mutmut_copies_all_of_it(
+    tmp_path: Path,
+) -> None:
+    """The unit tests read the template, events, locks and docs: a stage of src/ and tests/
+    alone fails before the first mutant."""
+    repo = tmp_path / "repo"
+    files = {
+        ".gitignore": "build/\n",
+        "pyproject.toml": "[project]\nname = 'x'\n",
+        "src/zlb_health/a.py": "A = 1\n",
+        "tests/unit/test_a.py": "",
+        "template.yaml": "Resources: {}\n",
+        "events/scheduled.json": "{}\n",
+        "docs/new.md": "untracked, not ignored\n",
+        "build/old/stale.txt": "ignored\n",
+    }
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "add", "src", "tests", "template.yaml"], check=True)
+    workdir = repo / "build" / "mutation"
+    stage(repo, workdir, ["src/zlb_health/a.py"])
+    staged = sorted(str(p.relative_to(workdir)) for p in workdir.rglob("*") if p.is_file())
+    assert staged == [
+        ".gitignore",
+        "docs/new.md",
+        "events/scheduled.json",
+        "pyproject.toml",
+        "src/zlb_health/a.py",
+        "template.yaml",
+        "tests/unit/test_a.py",
+    ]
+    table = tomllib.loads((workdir / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    assert table["mutmut"]["only_mutate"] == ["src/zlb_health/a.py"]
+    assert table["mutmut"]["also_copy"] == [".gitignore", "docs", "events", "template.yaml"]
+
+
+def test_the_mutation_venv_gets_the_dev_extra_with_the_projects_own_extras_expanded() -> None:
+    pyproject = {
+        "project": {
+            "name": "zlb-health",
+            "dependencies": ["boto3>=1.34"],
+            "optional-dependencies": {
+                "local": ["moto[dynamodb]==5.2.5", "flask"],
+                "dev": ["zlb-health[local]", "pytest==9.2.0", "flask"],
+            },
+        }
+    }
+    assert venv_requirements(pyproject) == [
+        "boto3>=1.34",
+        "moto[dynamodb]==5.2.5",
+        "flask",
+        "pytest==9.2.0",
+    ]

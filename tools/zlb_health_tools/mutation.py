@@ -3,10 +3,12 @@
 Standard library only, so it runs on the mutation venv's interpreter without the project being
 installed there. The steps:
 
-1. Stage a copy of `src/`, `tests/` and `pyproject.toml` in `build/mutation/` and add a
+1. Stage a copy of the work tree's files (those git tracks, and new ones it does not ignore:
+   the unit tests read the template, events, locks and docs too) in `build/mutation/` and add a
    `[tool.mutmut]` table to the staged pyproject: mutate only the paths asked for (default: the
-   engine, the Zenlayer client and the configuration), run `tests/unit` only. The work tree is
-   never touched; every run starts from a fresh stage, so no result is reused from an older run.
+   engine, the Zenlayer client and the configuration), run `tests/unit` only, copy the rest
+   next to the mutants. The work tree is never touched; every run starts from a fresh stage, so
+   no result is reused from an older run.
 2. `mutmut run` there. mutmut copies the staged `src/` to `mutants/src/`, puts it first on
    `sys.path` and imports `zlb_health_tools` (never mutated) from `tools/` on PYTHONPATH.
 3. Score each module: detected (killed, timeout) over all mutants that are not equivalent.
@@ -29,9 +31,11 @@ import re
 import shutil
 import subprocess  # nosec B404 - runs mutmut from its own venv, fixed arguments
 import sys
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PATHS = ("src/zlb_health/engine", "src/zlb_health/zenlayer", "src/zlb_health/config.py")
 DETECTED = frozenset({"killed", "timeout", "segfault", "caught by type check"})
@@ -92,14 +96,26 @@ def only_mutate_globs(paths: Iterable[str]) -> list[str]:
     return globs
 
 
-def mutmut_table(globs: Sequence[str]) -> str:
+# Unit tests of the checkout itself, which the stage is not: the installed package's version
+# (the mutation venv does not install the project) and git's list of the Markdown files (the
+# stage is an ignored folder). Neither runs engine, client or configuration code.
+_DESELECTED = (
+    "--deselect=tests/unit/test_cli.py::test_version",
+    "--deselect=tests/unit/test_docs_blocks.py::test_the_repository_s_docs_follow_the_convention",
+)
+
+
+def mutmut_table(globs: Sequence[str], also_copy: Sequence[str] = ()) -> str:
     quoted = ", ".join(f'"{g}"' for g in globs)
+    copied = ", ".join(f'"{c}"' for c in also_copy)
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["src"]\n'
         f"only_mutate = [{quoted}]\n"
+        # What the tests read besides src/ and tests/ (mutmut copies those two itself).
+        f"also_copy = [{copied}]\n"
         'pytest_add_cli_args_test_selection = ["tests/unit"]\n'
-        'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
+        f"pytest_add_cli_args = {json.dumps(['-p', 'no:cacheprovider', *_DESELECTED])}\n"
         # The stage sits inside the work tree's git repository: its history says nothing here.
         "use_git_change_detection = false\n"
     )
@@ -194,17 +210,50 @@ def update_results_table(markdown: str, scores: dict[str, ModuleScore]) -> str:
     return markdown[: begin + len(RESULTS_BEGIN)] + "\n" + table + "\n" + markdown[end:]
 
 
+def venv_requirements(pyproject: dict[str, Any]) -> list[str]:
+    """The project's dependencies and its dev extra, the extras it names of itself expanded (the
+    mutation venv installs these, never the project: the mutated copy must be its only
+    zlb_health)."""
+    project = pyproject["project"]
+    extras: dict[str, list[str]] = project["optional-dependencies"]
+    own = project["name"] + "["
+    out: list[str] = []
+
+    def add(requirements: list[str]) -> None:
+        for requirement in requirements:
+            if requirement.startswith(own):
+                for extra in requirement[len(own) :].rstrip("]").split(","):
+                    add(extras[extra.strip()])
+            elif requirement not in out:
+                out.append(requirement)
+
+    add([*project["dependencies"], *extras["dev"]])
+    return out
+
+
+def work_tree_files(repo: Path) -> list[str]:
+    """The files git tracks or would add (untracked, not ignored), as they are in the work tree."""
+    command = ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"]
+    done = subprocess.run(  # noqa: S603  # nosec B603 - git, fixed arguments
+        command, cwd=repo, capture_output=True, check=True
+    )
+    names = done.stdout.decode("utf-8").split("\0")
+    return sorted(name for name in names if name and (repo / name).is_file())
+
+
 def stage(repo: Path, workdir: Path, globs: Sequence[str]) -> None:
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
-    for name in ("src", "tests"):
-        shutil.copytree(repo / name, workdir / name, ignore=ignore)
     text = (repo / "pyproject.toml").read_text(encoding="utf-8")
     if "[tool.mutmut]" in text:
         raise SystemExit("pyproject.toml has its own [tool.mutmut]: the stage writes that table")
-    (workdir / "pyproject.toml").write_text(text + mutmut_table(globs), encoding="utf-8")
+    files = [name for name in work_tree_files(repo) if name != "pyproject.toml"]
+    for name in files:
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / name, workdir / name)
+    also_copy = sorted({name.split("/", 1)[0] for name in files} - {"src", "tests"})
+    (workdir / "pyproject.toml").write_text(text + mutmut_table(globs, also_copy), encoding="utf-8")
 
 
 def tools_env(repo: Path) -> dict[str, str]:
@@ -262,9 +311,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--report-only", action="store_true", help="score the last run again (after docs edits)"
     )
+    parser.add_argument(
+        "--requirements", action="store_true", help="print what the mutation venv installs"
+    )
     args = parser.parse_args(argv)
 
     repo: Path = args.repo.resolve()
+    if args.requirements:
+        with (repo / "pyproject.toml").open("rb") as handle:
+            print("\n".join(venv_requirements(tomllib.load(handle))))
+        return 0
     workdir = repo / "build" / "mutation"
     docs = repo / "docs" / "mutation.md"
     env = tools_env(repo)
