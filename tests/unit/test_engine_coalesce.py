@@ -93,6 +93,20 @@ def test_a_change_and_its_undoing_without_an_outage_leave_nothing_to_say() -> No
     assert coalesce(_told(r, closed, enabled)) is None
 
 
+def test_a_backend_down_before_and_down_now_is_nothing_new_and_not_resolved() -> None:
+    """Told down; then, undelivered: its check off (Close) and on (Dead), or Alive and Dead
+    again. Subscribers' word (down) is still true: no "down and back", which says it is over."""
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2"))
+    r.step(be("i-1", "Dead"), be("i-2"))  # told: down
+    closed_and_on = _told(
+        r, r.step(be("i-1", "Close"), be("i-2")), r.step(be("i-1", "Dead"), be("i-2"))
+    )
+    assert coalesce(closed_and_on) is None
+    back_and_down = _told(r, r.step(be("i-1"), be("i-2")), r.step(be("i-1", "Dead"), be("i-2")))
+    assert coalesce(back_and_down) is None
+
+
 def test_the_outage_listed_as_resolved_starts_at_its_first_down() -> None:
     r = Runner(Thresholds(1, 1, 3, 0))
     r.step(be("i-1"), be("i-2"))
