@@ -317,3 +317,44 @@ def cheap_moto_transactions() -> None:
     shim.deepcopy = deepcopy
     models.copy = shim  # type: ignore[assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def cheap_moto_queries() -> None:
+    """moto answers a Query on the table's own key by listing and sorting every item of the
+    table (`Table.all_items`), then keeping the partition asked for: O(table) per Query. At
+    10,000 load balancers the run's one Query (the silences) held moto's lock long enough for
+    the state reads beside it to time out. DynamoDB reads only the partition; so does moto
+    here: during a base-table Query, all_items lists only that partition (Query filters by the
+    hash key and sorts by the range key itself). Index queries are unchanged."""
+    import threading
+
+    from moto.dynamodb.models.table import Table
+
+    local = threading.local()
+    all_items = Table.all_items
+    query = Table.query
+
+    def partition_items(self: Any) -> Any:
+        only = getattr(local, "partition", None)
+        if only is None or only[0] is not self:
+            return all_items(self)
+        rows = self.items.get(only[1])
+        if rows is None:
+            return []
+        return list(rows.values()) if self.range_key_attr else [rows]
+
+    def partition_query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # Table.query(hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+        # scan_index_forward, projection_expressions, index_name, ...): moto passes them so.
+        hash_key = args[0] if args else kwargs.get("hash_key")
+        index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None:
+            return query(self, *args, **kwargs)
+        local.partition = (self, hash_key)
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            local.partition = None
+
+    Table.all_items = partition_items  # type: ignore[method-assign]
+    Table.query = partition_query  # type: ignore[method-assign]

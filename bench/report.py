@@ -210,8 +210,7 @@ def targets(results: dict[str, Any]) -> list[Row]:
             Row(
                 f"B one LB x {b['backends']} backends: run, snapshot, change found",
                 "completes, stored, 1 change",
-                f"snapshot {b['snapshot_blob_bytes'] / 1000:.1f} kB compressed "
-                f"({b['snapshot_item_bytes'] / 1000:.1f} kB item); "
+                f"snapshot item {b['snapshot_item_bytes'] / 1000:.1f} kB; "
                 f"{b['change_transitions']} transition, {b['change_messages']} message",
                 found and b["change_transitions"] == 1,
                 f"FAILURE_THRESHOLD=1; {b['changed_backend']} turned Dead at step 1",
@@ -624,7 +623,8 @@ def shards_section(sharded: dict[str, Any], memory_mb: int) -> list[str]:
         "balancers the hash gives it. Warm-up: "
         f"{sharded['warmup_ticks']} ticks ({sharded['warmup_s']:.0f} s; the first ticks create "
         f"every STATE item; runs moto timed out in warm-up: {sharded.get('warmup_errors', 0)}, "
-        f"their items created by the next tick), then the median of {sharded['runs']} ticks. "
+        f"their items created by the next tick), then the median of {sharded['runs']} ticks "
+        f"(ticks measured again after a moto timeout: {sharded.get('measured_retries', 0)}). "
         f"Load average when it started: {sharded['loadavg']:.2f}.",
         "",
         *_md_table(
@@ -909,8 +909,9 @@ def markdown(results: dict[str, Any], rows: list[Row]) -> str:
                 ],
             ),
             "",
-            f"Snapshot: {b['snapshot_blob_bytes']:,} bytes of compressed rows, item "
-            f"{b['snapshot_item_bytes']:,} bytes (DynamoDB's limit is 400 KB). Peak RSS "
+            f"Snapshot item written by the change run: {b['snapshot_item_bytes']:,} bytes "
+            "(DynamoDB's limit is 400 KB); compressed blobs that run wrote (snapshot rows, "
+            f"STATE, event): {b['snapshot_blob_bytes']:,} bytes. Peak RSS "
             f"{b['maxrss_kb'] / MB:.1f} MB. Change run phases: {_phases(b['change_phases'])}.",
             "",
         ]

@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     code = harness.Code.choose(args.python)
     if not args.moto_deepcopy:
         harness.cheap_moto_transactions()
+    harness.cheap_moto_queries()
     log(f"function code: {code}")
     results: dict[str, Any] = {
         "code": code,
