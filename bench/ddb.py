@@ -72,6 +72,8 @@ class Accounting:
     item_bytes: int = 0
     largest_item: int = 0
     snapshot_sizes: list[int] = field(default_factory=list)
+    state_sizes: list[int] = field(default_factory=list)  # STATE items written (sizes)
+    state_writes: int = 0  # write calls that touch a STATE item (commits, settles, deletes)
     _sizes: dict[tuple[str, str], int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,6 +88,8 @@ class Accounting:
         self.largest_item = max(self.largest_item, size)
         if _key(item)[1].startswith("SNAP#"):
             self.snapshot_sizes.append(size)
+        elif _key(item)[1] == "STATE":
+            self.state_sizes.append(size)
         self._sizes[_key(item)] = size
 
     def before(self, service: str, operation: str, params: dict[str, Any]) -> None:  # noqa: PLR0912 - one branch per DynamoDB operation counted
@@ -103,13 +107,16 @@ class Accounting:
             elif operation == "PutItem":
                 self._put(params["Item"], 1)
             elif operation == "TransactWriteItems":
+                self.state_writes += 1
                 for action in params.get("TransactItems", []):
                     if "Put" in action:
                         self._put(action["Put"]["Item"], 2)
                     else:
                         self.wru += 2
-            elif operation == "UpdateItem":
+            elif operation in {"UpdateItem", "DeleteItem"}:
                 key = params["Key"]
+                if key["SK"]["S"] == "STATE":
+                    self.state_writes += 1
                 size = self._sizes.get((key["PK"]["S"], key["SK"]["S"]), 1024)
                 self.wru += math.ceil(size / 1024)
                 if key["SK"]["S"] == "STATE":  # STATE items carry GSI1's keys
@@ -149,6 +156,9 @@ class Accounting:
                 "largest_item": self.largest_item,
                 "snapshots": len(self.snapshot_sizes),
                 "snapshot_bytes": sum(self.snapshot_sizes),
+                "states": len(self.state_sizes),
+                "state_bytes": sum(self.state_sizes),
+                "state_writes": self.state_writes,
             }
 
 

@@ -51,6 +51,15 @@ class Ticks:
             "executionId": f"bench-{tick:%H%M}",
         }
 
+    def skip(self, minutes: int) -> None:
+        """The schedule goes on without this container for `minutes` (runs elsewhere)."""
+        self._next += timedelta(minutes=minutes)
+
+
+def shard_event(event: dict[str, Any], index: int, count: int) -> dict[str, Any]:
+    """The schedule of shard `index` of `count` (template.yaml: each schedule's input)."""
+    return {**event, "shard": index, "shards": count}
+
 
 def clean_env() -> dict[str, str]:
     return {
@@ -133,6 +142,8 @@ def function_env(
     lb_ids: list[str] | None,
     concurrency: int = 16,
     failure_threshold: int = 2,
+    heartbeat_minutes: int = 60,
+    per_lb_metrics: bool = False,
 ) -> dict[str, str]:
     return {
         **code_env(),
@@ -145,6 +156,9 @@ def function_env(
         "LOAD_BALANCER_IDS": ",".join(lb_ids or []),
         "API_CONCURRENCY": str(concurrency),
         "FAILURE_THRESHOLD": str(failure_threshold),
+        # The template's defaults (SnapshotHeartbeatMinutes, PerLoadBalancerMetrics).
+        "SNAPSHOT_HEARTBEAT_MINUTES": str(heartbeat_minutes),
+        "PER_LB_METRICS": "true" if per_lb_metrics else "false",
         # As template.yaml sets them.
         "POWERTOOLS_SERVICE_NAME": "zlb-health",
         "POWERTOOLS_METRICS_NAMESPACE": "ZlbHealth",
@@ -193,9 +207,17 @@ class FunctionProcess:
         return result
 
     def run(
-        self, event: dict[str, Any], profile: str | None = None, label: str | None = None
+        self,
+        event: dict[str, Any],
+        profile: str | None = None,
+        label: str | None = None,
+        *,
+        tolerate: bool = False,
     ) -> dict[str, Any]:
-        return self._ask({"cmd": "run", "event": event, "profile": profile, "label": label})
+        """One invocation. `tolerate`: a run that raises (e.g. RunIncompleteError when moto
+        times out under the first runs' writes) is reported in "error", not fatal."""
+        command = {"cmd": "run", "event": event, "profile": profile, "label": label}
+        return self._ask({**command, "tolerate": tolerate})
 
     def ask(self, cmd: str, **fields: Any) -> dict[str, Any]:
         return self._ask({"cmd": cmd, **fields})
@@ -249,24 +271,90 @@ def cheap_moto_transactions() -> None:
     """moto's TransactWriteItems deep-copies the whole target table before every transaction
     (its rollback backup): O(table size) per call, which makes the first runs of a 1,000-LB
     fleet take minutes and grows the bench process by gigabytes. The function only Puts in
-    transactions (new Item objects, never mutated in place), so a copy of the two-level item
-    dicts is as good a backup. Applied to moto inside the bench process only."""
+    transactions (new Item objects, never mutated in place), so the backup needs its own
+    top-level item dict and its own copy of the range-key dicts the transaction touches (the
+    only ones it can change); the others are shared. O(hash keys) pointer copies instead of a
+    deep copy of every item. Applied to moto inside the bench process only."""
     import copy
+    import threading
     import types
     from collections import defaultdict
 
     from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
+
+    touched = threading.local()
 
     def deepcopy(obj: Any, memo: Any = None) -> Any:
         if isinstance(obj, Table):
             clone = copy.copy(obj)
-            clone.items = defaultdict(
-                dict, {h: dict(r) if isinstance(r, dict) else r for h, r in obj.items.items()}
-            )
+            clone.items = defaultdict(dict, obj.items)
+            for hash_value in getattr(touched, "keys", {}).get(obj.name, ()):
+                rows = obj.items.get(hash_value)
+                if isinstance(rows, dict):
+                    clone.items[hash_value] = dict(rows)
             return clone
         return copy.deepcopy(obj, memo)
+
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        keys: dict[str, set[Any]] = {}
+        for action in transact_items:
+            _, op = next(iter(action.items()))
+            table = self.tables.get(op.get("TableName"))
+            attrs = op.get("Item") or op.get("Key") or {}
+            if table is not None and table.hash_key_attr in attrs:
+                keys.setdefault(table.name, set()).add(DynamoType(attrs[table.hash_key_attr]))
+        touched.keys = keys
+        try:
+            original(self, transact_items)
+        finally:
+            touched.keys = {}
 
     shim = types.SimpleNamespace(**{n: getattr(copy, n) for n in ("copy", "error", "Error")})
     shim.deepcopy = deepcopy
     models.copy = shim  # type: ignore[assignment]
+    models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def cheap_moto_queries() -> None:
+    """moto answers a Query on the table's own key by listing and sorting every item of the
+    table (`Table.all_items`), then keeping the partition asked for: O(table) per Query. At
+    10,000 load balancers the run's one Query (the silences) held moto's lock long enough for
+    the state reads beside it to time out. DynamoDB reads only the partition; so does moto
+    here: during a base-table Query, all_items lists only that partition (Query filters by the
+    hash key and sorts by the range key itself). Index queries are unchanged."""
+    import threading
+
+    from moto.dynamodb.models.table import Table
+
+    local = threading.local()
+    all_items = Table.all_items
+    query = Table.query
+
+    def partition_items(self: Any) -> Any:
+        only = getattr(local, "partition", None)
+        if only is None or only[0] is not self:
+            return all_items(self)
+        rows = self.items.get(only[1])
+        if rows is None:
+            return []
+        return list(rows.values()) if self.range_key_attr else [rows]
+
+    def partition_query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # Table.query(hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+        # scan_index_forward, projection_expressions, index_name, ...): moto passes them so.
+        hash_key = args[0] if args else kwargs.get("hash_key")
+        index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None:
+            return query(self, *args, **kwargs)
+        local.partition = (self, hash_key)
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            local.partition = None
+
+    Table.all_items = partition_items  # type: ignore[method-assign]
+    Table.query = partition_query  # type: ignore[method-assign]

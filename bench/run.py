@@ -23,7 +23,11 @@ from bench import harness, report, workloads  # noqa: E402
 from bench.harness import create_secret, loadavg  # noqa: E402
 from zlb_health_tools.localaws import LocalAws  # noqa: E402
 
-ALL = ("a", "b", "c", "cold", "mem")
+# The sharded workload: a fleet one invocation cannot poll in its API budget at 50 ms and
+# concurrency 16 (about 12,000 at best), over this many shards.
+SHARDED_FLEET = 10_000
+SHARDS = 8
+ALL = ("a", "b", "c", "shards", "cold", "mem")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -31,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default=",".join(ALL),
-        help="comma-separated subset of: a, b, c, cold, mem (default: all; cost needs a)",
+        help="comma-separated subset of: a, b, c, shards, cold, mem (default: all; cost needs a)",
     )
     parser.add_argument(
         "--quick",
@@ -103,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     code = harness.Code.choose(args.python)
     if not args.moto_deepcopy:
         harness.cheap_moto_transactions()
+    harness.cheap_moto_queries()
     log(f"function code: {code}")
     results: dict[str, Any] = {
         "code": code,
@@ -144,6 +149,17 @@ def main(argv: list[str] | None = None) -> int:
                 profile_dir=profile_dir,
                 log=log,
             )
+        if "shards" in selected:
+            log("sharded fleet")
+            results["shards"] = workloads.workload_shards(
+                aws,
+                secret,
+                load_balancers=2000 if quick else SHARDED_FLEET,
+                shards=4 if quick else SHARDS,
+                warmup=warmup,
+                runs=2 if quick else 3,
+                log=log,
+            )
         if "cold" in selected:
             log("cold start")
             results["cold"] = workloads.cold_start(aws, secret, repeats=3 if quick else 7, log=log)
@@ -153,15 +169,56 @@ def main(argv: list[str] | None = None) -> int:
                 aws, secret, sizes=[10, 40] if quick else [10, 200], runs=6, log=log
             )
     results["finished_loadavg"] = loadavg()
+    results["deployment"] = deployment()
+    write_outputs(args, results, log)
+    return 0
+
+
+def write_outputs(args: argparse.Namespace, results: dict[str, Any], log: Any) -> None:
+    """The console table; docs/benchmarks.md (or --output) and README.md's cost table; JSON."""
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     rows = report.targets(results)
     print(report.console_table(rows))
-    output = args.output or (None if quick else REPO / "docs" / "benchmarks.md")
-    if output is not None:
-        output.write_text(report.markdown(results, rows), encoding="utf-8")
-        log(f"wrote {output}")
-    return 0
+    docs = REPO / "docs" / "benchmarks.md"
+    output = args.output or (None if args.quick else docs)
+    if output is None:
+        return
+    output.write_text(report.markdown(results, rows), encoding="utf-8")
+    log(f"wrote {output}")
+    if "a" in results and output == docs:
+        rewrite_readme_costs(REPO / "README.md", report.readme_cost_table(results))
+        log("rewrote README.md's cost table")
+
+
+README_BEGIN = "<!-- cost-table:begin (make bench writes this part) -->"
+README_END = "<!-- cost-table:end -->"
+
+
+def rewrite_readme_costs(readme: Path, lines: list[str]) -> None:
+    """Replace what is between the cost table's markers in README.md's "## Costs" section."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    costs = text.find("\n## Costs\n")
+    if costs < 0 or not costs < start < end or text.find("\n## ", costs + 1) < end:
+        raise SystemExit(f"{readme}: no {README_BEGIN} ... {README_END} in its ## Costs section")
+    body = "\n".join(lines)
+    readme.write_text(
+        text[: start + len(README_BEGIN)] + "\n" + body + "\n" + text[end:], encoding="utf-8"
+    )
+
+
+def deployment() -> dict[str, Any]:
+    """What template.yaml bills by the month (alarms, dashboards) and one health line's size."""
+    from bench import cost
+    from zlb_health_tools.template import load_template
+
+    found = cost.deployment_from_template(load_template(), workloads.health_line_bytes())
+    return {
+        "alarm_conditions": list(found.alarm_conditions),
+        "dashboards": found.dashboards,
+        "health_line_bytes": found.health_line_bytes,
+    }
 
 
 if __name__ == "__main__":

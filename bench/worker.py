@@ -287,13 +287,18 @@ def serve(profile_dir: str | None) -> None:
 
     phases = Phases()
     phases.wrap(handler, "fetch_credentials", "credentials")
-    phases.wrap(monitor.Monitor, "_targets", "discovery")
+    phases.wrap(store.HealthStore, "claim_tick", "tick")
+    phases.wrap(store.HealthStore, "finish_tick", "tick")
+    phases.wrap(monitor.Monitor, "_load_fleet", "load_fleet")
+    phases.wrap(monitor.Monitor, "_plan", "discovery")
     phases.wrap(monitor.Monitor, "_observe", "poll")
     phases.wrap(store.HealthStore, "load_states", "load_states")
     phases.wrap(store.HealthStore, "put_snapshots", "put_snapshots")
+    phases.wrap(monitor.Monitor, "_load_silences", "silences")
     phases.wrap(monitor.Monitor, "_commit_all", "commit")
     phases.wrap(monitor.Monitor, "_publish", "publish")
-    phases.wrap(handler, "emit_metrics", "emit_metrics")
+    for emit in ("emit_run_metrics", "emit_load_balancer_metrics", "emit_health_lines"):
+        phases.wrap(handler, emit, "emit_metrics")
     # Summed over threads (not wall time): per-call costs inside the fan-outs.
     from zlb_health.zenlayer.client import ZenlayerClient
 
@@ -319,7 +324,7 @@ def serve(profile_dir: str | None) -> None:
             profiler = cProfile.Profile()
             profiler.enable()
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        summary = handler.lambda_handler(command["event"], FakeContext())
+        summary, error = _invoke(handler, command)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         if profiler is not None:
             profiler.disable()
@@ -331,6 +336,7 @@ def serve(profile_dir: str | None) -> None:
             "wall": wall,
             "cpu": cpu,
             "summary": summary,
+            "error": error,
             "phases": phases.seconds,
             "aws": ddb.delta(ledger.snapshot(), before_aws),
             "store": {k: v - store_before.get(k, 0) for k, v in _store_counters(handler).items()},
@@ -338,11 +344,21 @@ def serve(profile_dir: str | None) -> None:
             "transitions": sum(r.transitions for r in report.load_balancers.values()),
             "notifications": sum(r.notifications_created for r in report.load_balancers.values()),
             "published": report.published,
-            "api_latency_ms": _latencies(report),
+            "api_latency_ms": _latencies(report) if summary is not None else {},
             "hwm_kb": memory()["hwm_kb"],
         }
 
     _command_loop(results, handler, steps, tracer, run)
+
+
+def _invoke(handler: Any, command: dict[str, Any]) -> tuple[Any, str | None]:
+    """The handler's result, or (with "tolerate") None and the error it raised."""
+    try:
+        return handler.lambda_handler(command["event"], FakeContext()), None
+    except Exception as failure:
+        if not command.get("tolerate"):
+            raise
+        return None, f"{type(failure).__name__}: {failure}"[:500]
 
 
 def _latencies(report: Any) -> dict[str, float]:

@@ -9,7 +9,9 @@ import resource
 import shutil
 import sys
 import tempfile
+import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from bench.harness import (
     latency_bound,
     loadavg,
     median,
+    shard_event,
     timed_spawn,
 )
 from zlb_health_tools.emulator import (
@@ -38,6 +41,7 @@ from zlb_health_tools.stack import create_local_stack
 
 LATENCY_MS = 50.0
 CONCURRENCY = 16
+HEARTBEAT_MINUTES = 60  # SNAPSHOT_HEARTBEAT_MINUTES' default (template.yaml)
 
 
 def _ids(count: int) -> list[str]:
@@ -77,6 +81,9 @@ def _steady(runs: list[dict[str, Any]], expected_checked: int) -> dict[str, Any]
         "item_bytes": aws["item_bytes"],
         "snapshots": aws["snapshots"],
         "snapshot_bytes": aws["snapshot_bytes"],
+        "states": aws.get("states", 0),
+        "state_bytes": aws.get("state_bytes", 0),
+        "state_writes": aws.get("state_writes", 0),
         "wru": aws["wru"],
         "gsi_wru": aws["gsi_wru"],
         "rru": aws["rru"],
@@ -92,8 +99,9 @@ def _series(fn: FunctionProcess, ticks: Ticks, count: int, **kw: Any) -> list[di
 
 
 def _commits(run: dict[str, Any]) -> int:
-    calls = run["aws"]["calls"]
-    return int(calls.get("dynamodb.TransactWriteItems", 0) + calls.get("dynamodb.UpdateItem", 0))
+    """Writes to STATE items (commits, settles): none in a steady run. The tick's claim and
+    finish (PutItem + UpdateItem on TICK#) happen every run and are not commits."""
+    return int(run["aws"].get("state_writes", 0))
 
 
 def _warm_up(fn: FunctionProcess, ticks: Ticks, minimum: int) -> list[dict[str, Any]]:
@@ -137,10 +145,16 @@ def workload_a(
                 if profile_dir:
                     measured_profile = fn.run(ticks.event(), profile=f"a{size}")
                     del measured_profile
+                heartbeat = _heartbeat_run(fn, ticks, size)
                 maxrss = fn.close()
             finally:
                 fn.kill()
+            per_lb = _per_lb_metrics_run(
+                {**env, "PER_LB_METRICS": "true"}, ticks, size, profile_dir
+            )
             point = _steady(measured, size)
+            point["heartbeat"] = heartbeat
+            point["per_lb_metrics"] = per_lb
             point["first_run_wall"] = warm[0]["wall"] if warm else None
             point["warmup_runs"] = len(warm)
             point["warmup_commits"] = [_commits(r) for r in warm]
@@ -168,6 +182,47 @@ def workload_a(
             out["naive"] = result
             log(f"  naive SDK script, {largest} LBs: {result['wall']:.2f}s")
     return out
+
+
+def _heartbeat_run(fn: FunctionProcess, ticks: Ticks, size: int) -> dict[str, Any]:
+    """The run at which every load balancer's snapshot heartbeat is due: the schedule moves
+    on by SNAPSHOT_HEARTBEAT_MINUTES (60, the default) past the measured runs, as if this
+    container had been idle while others ran. Every load balancer got its last snapshot in
+    the warm-up, so all are due at once (as after a deployment). Then one run more, which
+    must be steady again."""
+    ticks.skip(HEARTBEAT_MINUTES)
+    run = fn.run(ticks.event())
+    after = fn.run(ticks.event())
+    if run["aws"]["snapshots"] != size or after["aws"]["snapshots"]:
+        raise RuntimeError(
+            f"heartbeat run wrote {run['aws']['snapshots']} snapshots for {size} LBs, the run "
+            f"after it {after['aws']['snapshots']}"
+        )
+    point = _steady([run], size)
+    point["after_items"] = after["store"].get("items_written", 0)
+    return point
+
+
+def _per_lb_metrics_run(
+    env: dict[str, str], ticks: Ticks, size: int, profile_dir: str | None
+) -> dict[str, Any]:
+    """One steady run (same table) with PER_LB_METRICS=true: what its EMF costs in log bytes."""
+    fn = FunctionProcess(env, profile_dir)
+    try:
+        fn.run(ticks.event())  # a new container's first run: build_runtime
+        run = fn.run(ticks.event())
+        fn.close()
+    finally:
+        fn.kill()
+    return {
+        "wall": run["wall"],
+        "cpu": run["cpu"],
+        "log_bytes": run["stdout"]["log_bytes"],
+        "emf_bytes": run["stdout"]["emf_bytes"],
+        "emf_blobs": run["stdout"]["emf_blobs"],
+        "checked": run["summary"]["checked"],
+        "lbs": size,
+    }
 
 
 def workload_b_scenario(backends: int, listeners: int = 10) -> tuple[Scenario, str]:
@@ -254,15 +309,18 @@ def workload_b(
             "change_mentions_backend": bool(published) and changed in str(published[0]),
             "after_cpu": after["cpu"],
             "after_messages": after["summary"]["messagesPublished"],
-            "snapshot_blob_bytes": steady[-1]["store"]["bytes_written"],
-            "snapshot_item_bytes": steady[-1]["aws"]["snapshot_bytes"],
+            # Change-only snapshots: the change run writes one (steady runs none).
+            "snapshot_blob_bytes": change["store"]["bytes_written"],
+            "snapshot_item_bytes": change["aws"]["snapshot_bytes"],
+            "change_state_item_bytes": change["aws"].get("state_bytes", 0),
+            "change_items": change["store"].get("items_written", 0),
             "maxrss_kb": maxrss,
         }
     )
     log(
         f"  B {backends} backends: change run cpu {change['cpu']:.3f}s wall "
         f"{change['wall']:.3f}s, messages {out['change_messages']}, "
-        f"snapshot {out['snapshot_blob_bytes']} B compressed"
+        f"snapshot item {out['snapshot_item_bytes']} B"
     )
     return out
 
@@ -350,7 +408,7 @@ def without_bytecode(source: Path, into: Path) -> Path:
 COLD_FUNCTIONS = {
     "import zlb_health.handler": ("zlb_health/handler.py", "<module>"),
     "lambda_handler (first invocation)": ("zlb_health/handler.py", "lambda_handler"),
-    "build_runtime (3 boto3 clients, pool, SecretCredentials)": (
+    "build_runtime (2 boto3 clients, pool, SecretCredentials)": (
         "zlb_health/handler.py",
         "build_runtime",
     ),
@@ -531,7 +589,7 @@ def profile_dir_for(enabled: bool) -> str | None:
     return path
 
 
-__all__ = ["REPO", "cold_start", "workload_a", "workload_b", "workload_c"]
+__all__ = ["REPO", "cold_start", "workload_a", "workload_b", "workload_c", "workload_shards"]
 
 
 MEMORY_VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
@@ -606,4 +664,148 @@ def memory_study(
                     f"  memory {size} LBs, {label}: peak {maxrss / 1024:.1f} MB; "
                     + ", ".join(f"{s['step']} {s['rss_kb'] / 1024:.0f}" for s in memory["steps"])
                 )
+    return out
+
+
+def health_line_bytes(backends: int = 25, down: int = 1) -> int:
+    """Bytes of one `lb_health` line, rendered by the function's own `emit_health_lines`, for a
+    load balancer of `backends` backends with `down` of them Dead (a load balancer prints one
+    only while it is not all healthy)."""
+    import io
+
+    from zlb_health.handler import emit_health_lines
+    from zlb_health.monitor import LoadBalancerReport, RunReport
+
+    report = RunReport(run_id="bench", started_at=datetime.now(UTC))
+    report.load_balancers["lb-0001"] = LoadBalancerReport(
+        "lb-0001",
+        ok=True,
+        counts={
+            "backends": backends,
+            "alive": backends - down,
+            "dead": down,
+            "unknown": 0,
+            "close": 0,
+            "partial": 0,
+        },
+    )
+    out = io.StringIO()
+    emit_health_lines(report, out)
+    return len(out.getvalue().encode("utf-8"))
+
+
+def _shard_points(
+    measured: list[list[dict[str, Any]]], sizes: Counter[int], load_balancers: int
+) -> dict[str, Any]:
+    """Per shard: medians of its measured runs and its latency bound; the per-LB slope."""
+    per_shard = []
+    for index in range(len(measured[0])):
+        series = [t[index] for t in measured]
+        point = _steady(series, sizes[index])
+        point["lbs"] = sizes[index]
+        point["pages"] = max(r["pages"] for r in series)
+        point["api_requests"] = max(r["api_requests"] for r in series)
+        point["limit"] = latency_bound(sizes[index], CONCURRENCY, LATENCY_MS / 1000, point["pages"])
+        per_shard.append(point)
+    worst = max(per_shard, key=lambda p: p["wall"] / p["limit"])
+    latency = LATENCY_MS / 1000
+    # Seconds per load balancer beyond discovery (the pages), over every shard's median run.
+    polled = sum(p["wall"] - p["pages"] * latency for p in per_shard)
+    return {
+        "per_shard": per_shard,
+        "runs": len(measured),
+        "worst_ratio": worst["wall"] / worst["limit"],
+        "slope_s_per_lb": polled / load_balancers,
+        "ideal_slope_s_per_lb": latency / CONCURRENCY,
+        "cpu_s_per_lb": sum(p["cpu"] for p in per_shard) / load_balancers,
+    }
+
+
+# The function's API budget: template.yaml's Timeout (50 s) less the handler's reserve for
+# saving and publishing (handler.py: min(12, max(3, 25% of the remaining time))).
+FUNCTION_TIMEOUT_S = 50.0
+API_BUDGET_S = FUNCTION_TIMEOUT_S - min(12.0, max(3.0, FUNCTION_TIMEOUT_S * 0.25))
+
+
+def workload_shards(
+    aws: LocalAws,
+    secret: str,
+    *,
+    load_balancers: int,
+    shards: int,
+    warmup: int,
+    runs: int,
+    log: Any,
+) -> dict[str, Any]:
+    """A fleet that does not fit one invocation, in discovery mode, split over `shards`
+    schedules: every tick runs each shard as its own invocation ({"shard": i, "shards": N},
+    one after the other in one warm container, so each has the machine to itself, as each
+    shard's Lambda would)."""
+    from zlb_health.shards import shard_of
+
+    ticks = Ticks()
+    sizes = Counter(shard_of(lb, shards) for lb in _ids(load_balancers))
+    out: dict[str, Any] = {
+        "load_balancers": load_balancers,
+        "shards": shards,
+        "concurrency": CONCURRENCY,
+        "latency_ms": LATENCY_MS,
+        "page_size": 1000,
+        "shard_sizes": [sizes[i] for i in range(shards)],
+        "loadavg": loadavg(),
+        "api_budget_s": API_BUDGET_S,
+    }
+    fleet = generate_fleet(load_balancers, 1, 1, latency_ms=LATENCY_MS)
+    with Emulator(fleet, log_requests=False) as emu:
+        stack = create_local_stack(aws.url, prefix="bench-s")
+        env = function_env(aws, stack, emu, secret, lb_ids=None, concurrency=CONCURRENCY)
+        fn = FunctionProcess(env)
+
+        def tick(*, tolerate: bool = False) -> list[dict[str, Any]]:
+            event = ticks.event()
+            results = []
+            for index in range(shards):
+                seen = len(emu.request_log)
+                run = fn.run(shard_event(event, index, shards), tolerate=tolerate)
+                if run.get("error"):
+                    log(f"    warm-up, shard {index}: {run['error'][:160]}")
+                actions = Counter(e["action"] for e in emu.request_log[seen:])
+                run["pages"] = actions["DescribeLoadBalancers"]
+                run["api_requests"] = sum(actions.values())
+                results.append(run)
+            emu.request_log.clear()  # 10,000 entries a tick: keep the bench process small
+            log("    tick: " + ", ".join(f"{r['wall']:.2f}s" for r in results))
+            return results
+
+        try:
+            started = time.perf_counter()
+            # The first ticks create every STATE item (a transaction each); moto, slow and
+            # serialised, can time a few out (2 s read timeout): those are created by the
+            # next tick, as in production. Warm-up goes on until a tick commits nothing.
+            warm = [tick(tolerate=True) for _ in range(warmup)]
+            while any(_commits(r) or r.get("error") for r in warm[-1]) and len(warm) < warmup + 8:
+                warm.append(tick(tolerate=True))
+            out["warmup_errors"] = sum(bool(r.get("error")) for t in warm for r in t)
+            out["warmup_ticks"] = len(warm)
+            out["warmup_s"] = time.perf_counter() - started
+            out["first_tick_walls"] = [r["wall"] for r in warm[0]]
+            # A tick in which moto timed a call out (2 s read timeout, under other jobs' load)
+            # is not a measurement of the function: it is counted and measured again.
+            measured: list[list[dict[str, Any]]] = []
+            out["measured_retries"] = 0
+            while len(measured) < runs and out["measured_retries"] <= runs:
+                results = tick(tolerate=True)
+                if any(r.get("error") for r in results):
+                    out["measured_retries"] += 1
+                    continue
+                measured.append(results)
+            out["maxrss_kb"] = fn.close()
+        finally:
+            fn.kill()
+    out.update(_shard_points(measured, sizes, load_balancers))
+    log(
+        f"  S {load_balancers} LBs over {shards} shards: per shard "
+        + ", ".join(f"{p['wall']:.2f}s/{p['limit']:.2f}s" for p in out["per_shard"])
+        + f"; worst x{out['worst_ratio']:.2f}; warm-up {out['warmup_s']:.0f}s"
+    )
     return out

@@ -95,7 +95,7 @@ def build_runtime(env: Mapping[str, str]) -> Runtime:
         store=HealthStore(
             config.table_name, ttl_days=config.snapshot_ttl_days, client=aws.client("dynamodb")
         ),
-        publisher=SnsPublisher(config.topic_arn, client=aws.client("sns")),
+        publisher=SnsPublisher(config.topic_arn),  # its client on first publish
         pool=urllib3.PoolManager(num_pools=4, maxsize=config.api_concurrency, block=True),
         secret=(
             SecretCredentials(config.credentials_secret_arn, client=aws.client("secretsmanager"))

@@ -4,7 +4,8 @@ The order matters for the guarantees:
 1. claim the schedule's tick: a second delivery of a tick observes nothing (it only delivers
    what is pending), so a duplicate is never a second observation;
 2. list the fleet (discovery mode) and poll every target of this shard (bounded concurrency,
-   stops at the API deadline), while the stored states are read;
+   stops at the API deadline), while the stored states and the silences are read (the fleet's
+   registry is read while the tick is claimed);
 3. write one snapshot per polled load balancer;
 4. commit each changed state with a conditional write: the run that moves `version` owns the
    notification it adds to the outbox (a conflict means another run owns it: reload,
@@ -22,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,6 +199,9 @@ class _Run:
     deadline: Deadline  # no AWS call starts that could outlive the run
     report: RunReport
     held: dict[str, int] = field(default_factory=dict)  # silence id -> changes it held back
+    # What the snapshot decision made of a load balancer's observation, against the stored
+    # state it was read with: the commit reuses it for that same state (the engine is pure).
+    evaluated: dict[str, tuple[StoredState, Evaluation]] = field(default_factory=dict)
 
     def can_call(self) -> bool:
         if self.deadline.allows_call():
@@ -257,10 +261,20 @@ class Monitor:
         )
         observed_at = scheduled_time or run.report.started_at
         if scheduled_time is not None:
-            run.report.duplicate_tick = not self.store.claim_tick(
-                shard.key, scheduled_time, run_id=run_id, lease_until=lease_until, now=self._now()
-            )
-        fleet = self._load_fleet()
+            with ThreadPoolExecutor(max_workers=1) as reader:
+                # The fleet's read does not depend on the claim: it overlaps the claim's write
+                # (a failed claim still fails the run first, as if the read had not started).
+                fleet_read = reader.submit(self._load_fleet)
+                run.report.duplicate_tick = not self.store.claim_tick(
+                    shard.key,
+                    scheduled_time,
+                    run_id=run_id,
+                    lease_until=lease_until,
+                    now=self._now(),
+                )
+                fleet = fleet_read.result()
+        else:
+            fleet = self._load_fleet()
         known = {lb for lb in _known(fleet) if shard.owns(lb)}
         if run.report.duplicate_tick:
             logger.info("a second delivery of this tick: delivering what is pending only")
@@ -291,23 +305,23 @@ class Monitor:
         plan = self._plan(known, shard, api_deadline, observed_at)
         run.report.discovery_error = plan.error
         ids = sorted(known | {t.load_balancer_id for t in plan.targets})
-        with ThreadPoolExecutor(max_workers=1) as loader:
-            # The state read overlaps the API calls: neither waits for the other.
+        with ThreadPoolExecutor(max_workers=2) as loader:
+            # The state and silence reads overlap the API calls: neither waits for the other.
             states_future = loader.submit(self.store.load_states, ids, deadline=run.deadline)
+            silences_future = loader.submit(self.store.load_silences)
             observations = self._observe(plan, api_deadline, observed_at)
             states = states_future.result()
+            silences_read = _settled(silences_future)
         for target in plan.targets:
             lb_id = target.load_balancer_id
             run.report.load_balancers[lb_id] = _lb_report(lb_id, observations.get(lb_id))
         snapshotted = self._put_snapshots(observations, states, run)
 
-        silences = self._load_silences(run)
+        silences = self._load_silences(run, silences_read)
 
         def evaluator(lb_id: str) -> Evaluate:
             observation = observations.get(lb_id)
-            evaluate = self._evaluator(
-                lb_id, observation, known, plan, run.report, silences, observed_at
-            )
+            evaluate = self._evaluator(lb_id, observation, known, plan, run, silences, observed_at)
             if lb_id not in snapshotted:
                 return evaluate
             return lambda stored: _with_snapshot_at(evaluate(stored), observed_at)
@@ -404,7 +418,7 @@ class Monitor:
         due = [
             o
             for o in observations.values()
-            if self._snapshot_due(o, states.get(o.load_balancer_id), heartbeat)
+            if self._snapshot_due(o, states.get(o.load_balancer_id), heartbeat, run)
         ]
         try:
             snapshots = [_snapshot(o, self.config.snapshot_heartbeat_minutes) for o in due]
@@ -416,7 +430,11 @@ class Monitor:
         return {o.load_balancer_id for o in due}
 
     def _snapshot_due(
-        self, observation: LbObservation, stored: StoredState | None, heartbeat: timedelta
+        self,
+        observation: LbObservation,
+        stored: StoredState | None,
+        heartbeat: timedelta,
+        run: _Run,
     ) -> bool:
         state = stored.state if stored is not None else None
         if not isinstance(state, LbState) or state.snapshot_at is None or state.retired:
@@ -425,10 +443,12 @@ class Monitor:
             return True
         # What the engine makes of it: a changed state (a status, a streak, a failure) means
         # something history must show; an unchanged one, nothing it does not know already.
-        thresholds = self.config.thresholds
-        return apply_observation(
-            state, observation, thresholds, now=observation.observed_at
-        ).changed
+        evaluation = apply_observation(
+            state, observation, self.config.thresholds, now=observation.observed_at
+        )
+        if stored is not None:  # always, with a state: for mypy
+            run.evaluated[observation.load_balancer_id] = (stored, evaluation)
+        return evaluation.changed
 
     def _commit_all(
         self, states: dict[str, StoredState], evaluator: Callable[[str], Evaluate], run: _Run
@@ -446,13 +466,14 @@ class Monitor:
         observation: LbObservation | None,
         known: set[str],
         plan: _Plan,
-        report: RunReport,
+        run: _Run,
         silences: list[Silence] | None,
         tick: datetime,
     ) -> Evaluate:
         """How this run changes one load balancer's state (None: it does not)."""
         thresholds = self.config.thresholds
         discovery = plan.discovery
+        report = run.report
 
         def evaluate(stored: StoredState) -> Change | None:
             state = stored.state
@@ -463,9 +484,13 @@ class Monitor:
             if observation is not None and (
                 state is None or not state.retired or lb_id in plan.current
             ):
-                evaluation = apply_observation(
-                    state, observation, thresholds, now=observation.observed_at
-                )
+                memo = run.evaluated.get(lb_id)
+                if memo is not None and memo[0] is stored:
+                    evaluation = memo[1]  # the same state and observation: the same result
+                else:
+                    evaluation = apply_observation(
+                        state, observation, thresholds, now=observation.observed_at
+                    )
                 _note_duplicates(report, lb_id, evaluation.duplicates)
             elif state is not None and lb_id in known and lb_id not in plan.current:
                 if discovery is not None and discovery.failure is None:
@@ -481,16 +506,18 @@ class Monitor:
 
     # -- maintenance ------------------------------------------------------------------------
 
-    def _load_silences(self, run: _Run) -> list[Silence] | None:
-        """Every silence, one query per run; None when they cannot be read (then nothing is
-        held back and no silence is ended: a page too many beats a page lost)."""
+    def _load_silences(
+        self, run: _Run, read: list[tuple[Silence, int]] | StoreError
+    ) -> list[Silence] | None:
+        """Every silence, one query per run (read while the poll ran); None when they cannot
+        be read (then nothing is held back and no silence is ended: a page too many beats a
+        page lost), or when the run's deadline leaves no time to act on them."""
         if not run.can_call():
             return None
-        try:
-            return [silence for silence, _matched in self.store.load_silences()]
-        except StoreError as error:
-            run.store_failed("*", "could not read the silences", error)
+        if isinstance(read, StoreError):
+            run.store_failed("*", "could not read the silences", read)
             return None
+        return [silence for silence, _matched in read]
 
     def _with_silences(
         self,
@@ -728,6 +755,16 @@ class Monitor:
         if not settled:
             logger.error("lost the claim on notifications", extra={"load_balancer_id": subject})
         return True
+
+
+def _settled(
+    future: Future[list[tuple[Silence, int]]],
+) -> list[tuple[Silence, int]] | StoreError:
+    """The silences as read, or the StoreError that reading them raised."""
+    try:
+        return future.result()
+    except StoreError as error:
+        return error
 
 
 def _silences_of(stored: StoredState) -> dict[str, str]:

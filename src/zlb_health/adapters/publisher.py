@@ -25,10 +25,14 @@ class PublishError(Exception):
 class SnsPublisher:
     def __init__(self, topic_arn: str, *, client: SNSClient | None = None) -> None:
         self.topic_arn = topic_arn
-        self._client: SNSClient = client or aws.client("sns")
+        # Without a client given, it is created on first use: most runs publish nothing, and
+        # creating a boto3 client is a good part of a cold start (docs/benchmarks.md).
+        self._client: SNSClient | None = client
 
     @property
     def client(self) -> SNSClient:
+        if self._client is None:
+            self._client = aws.client("sns")
         return self._client
 
     def publish(
@@ -46,7 +50,7 @@ class SnsPublisher:
             },
         }
         try:
-            response = self._client.publish(**kwargs)
+            response = self.client.publish(**kwargs)
         except ClientError as error:
             raise PublishError(str(error.response.get("Error", {}).get("Code", "?"))) from error
         except BotoCoreError as error:
