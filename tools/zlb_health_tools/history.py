@@ -173,6 +173,15 @@ def strips(
     return by_label
 
 
+def window_spans(
+    snapshots: Sequence[Snapshot], window: tuple[datetime, datetime], now: datetime | None
+) -> list[Span]:
+    """The snapshots' spans over a window whose end is inclusive: the run at `--until` counts
+    for its minute, as the snapshot query includes it."""
+    start, end = window
+    return spans(snapshots, start, end + ONE_RUN, now or datetime.now(UTC))
+
+
 def window_of(snapshots: Sequence[Snapshot]) -> tuple[datetime, datetime]:
     if not snapshots:
         now = datetime.now(UTC)
@@ -207,7 +216,7 @@ def render_history(
             f"{shown[-1].observed_at:%Y-%m-%d %H:%M:%S} UTC"
         )
     out.write("\n")
-    found = spans(snapshots, start, end + ONE_RUN, now or datetime.now(UTC))  # see _history
+    found = window_spans(snapshots, (start, end), now)
     rows = availability(found, backend, silences)
     if rows:
         _backend_table(rows, strips(found, buckets, backend, silences), buckets, out, colour=colour)
@@ -366,7 +375,7 @@ def history_document(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     buckets = Buckets.over(*window)
-    found = spans(snapshots, window[0], window[1] + ONE_RUN, now or datetime.now(UTC))  # _history
+    found = window_spans(snapshots, window, now)
     by_label = strips(found, buckets, backend, silences)
     return {
         "loadBalancerId": lb_id,
@@ -441,7 +450,6 @@ def _history(
     try:
         start = parse_moment(args.since, now=now, option="--since")
         end = parse_moment(args.until, now=now, option="--until") if args.until else now
-        # The run at --until counts for its minute (inclusive, as the snapshot query is).
     except UsageError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     target = resolve_table(args, env)
