@@ -235,6 +235,79 @@ def test_a_renumbered_port_neither_repages_nor_loses_the_recovery(rig: Rig) -> N
     assert all(t[2] != 80 or t[4] != "Dead" for t in every[1:]), every  # port 80 not re-paged
 
 
+def joins_while_disabled_then_checked(*later: dict[str, Any]) -> dict[str, Any]:
+    """vm-new joins lsn-a at step 1 while the listener's check is off (users hear "disabled"
+    with no port named: the API gives no per-port detail for Close); the check is back on at
+    step 3, vm-new's detail naming port 80."""
+    return world(
+        [listener("lsn-a", [vm("vm-1", "10.0.0.1")], healthCheck={"enabled": False})],
+        [
+            {
+                "step": 1,
+                "action": "add_backend",
+                "loadBalancerId": "lb-1",
+                "listenerId": "lsn-a",
+                "backendSpec": two_ports("vm-new", "10.0.0.9", [80]),
+            },
+            {
+                "step": 3,
+                "action": "set_health_check",
+                "loadBalancerId": "lb-1",
+                "listenerId": "lsn-a",
+                "enabled": True,
+            },
+            *later,
+        ],
+    )
+
+
+def set_ports(step: int, backend: str, ports: list[int], health: str) -> dict[str, Any]:
+    return {
+        "step": step,
+        "action": "set_ports",
+        "loadBalancerId": "lb-1",
+        "listenerId": "lsn-a",
+        "backend": backend,
+        "ports": ports,
+        "healthStatus": health,
+    }
+
+
+def test_a_port_that_appears_after_a_word_naming_no_port_is_told_against_that_word(
+    rig: Rig,
+) -> None:
+    """Found by the soak (SOAK_SEED=8675309): users heard "disabled" for vm-new with no port
+    named. Port 80 goes down and is told by number. Port 444 then appears, Alive: users still
+    hold "disabled" for every port not named since, so they must hear that port 444 is checked
+    again, not silence."""
+    r = rig(
+        joins_while_disabled_then_checked(
+            set_status(3, "vm-new", "Dead"), set_ports(6, "vm-new", [80, 444], "Alive")
+        ),
+        FAILURE_THRESHOLD="2",
+    )
+    batches = r.ticks(8)
+    every = [t for batch in batches for m in batch for t in transitions(m) if t[1] == "vm-new"]
+    assert [(t[2], t[4]) for t in every[:2]] == [(None, "Close"), (None, "Dead")], every
+    assert words_about(batches, "vm-new", 444) == ["Alive"], every
+    assert words_about(batches, "vm-new", 80) == [], every  # still down: nothing new to say
+
+
+def test_a_port_renumbered_onto_one_a_portless_word_speaks_for_is_told(rig: Rig) -> None:
+    """Found by the soak (SOAK_SEED=8675309) after the test above was fixed: users heard
+    "disabled" for vm-new with no port named, then "enabled" for its port 80. Port 80 is
+    renumbered to 81 while Alive: users still hold "disabled" for port 81, never named, so the
+    move is told (port 81, was 80), not left silent as a move between healthy ports is."""
+    r = rig(joins_while_disabled_then_checked(set_ports(5, "vm-new", [81], "Alive")))
+    batches = r.ticks(7)
+    every = [t for batch in batches for m in batch for t in transitions(m) if t[1] == "vm-new"]
+    assert [(t[0], t[2], t[4]) for t in every] == [
+        ("closed", None, "Close"),
+        ("enabled", None, "Alive"),
+        ("renumbered", 81, "Alive"),
+    ], every
+
+
 # -- 4. one empty answer -----------------------------------------------------------------------
 
 

@@ -571,6 +571,8 @@ class RUnit:
 class RBackend:
     units: dict[str, RUnit] = field(default_factory=dict)
     absent: int = 0
+    portless: str | None = None  # a Dead or Close told with no port named: speaks for new ports
+    seen: set[str] = field(default_factory=set)  # ports seen since that word
 
 
 @dataclass
@@ -665,15 +667,17 @@ class Reference:
                 self._record(unit, status)
             return
         whole = backend.units.pop("*", None)
+        if whole and whole.notified in ("Dead", "Close"):
+            backend.portless = whole.notified
         missing = sorted((p for p in backend.units if p not in detail), key=int)
         new = sorted((p for p in detail if p not in backend.units), key=int)
         for old, fresh in zip(missing, new, strict=False):
             backend.units[fresh] = backend.units.pop(old)
             backend.units[fresh].absent = 0
         for fresh in new[len(missing) :]:
-            backend.units[fresh] = (
-                RUnit(whole.notified, whole.streak_status, whole.streak) if whole else RUnit()
-            )
+            backend.units[fresh] = self._first_unit(backend, whole, fresh)
+        if backend.portless:
+            backend.seen |= set(backend.units)
         for old in missing[len(new) :]:
             unit = backend.units[old]
             unit.absent += 1
@@ -681,6 +685,12 @@ class Reference:
                 del backend.units[old]
         for port, s in detail.items():
             self._record(backend.units[port], s)
+
+    @staticmethod
+    def _first_unit(backend: RBackend, whole: RUnit | None, port: str) -> RUnit:
+        if whole:
+            return RUnit(whole.notified, whole.streak_status, whole.streak)
+        return RUnit(backend.portless if port not in backend.seen else None)
 
     def _record(self, unit: RUnit, status: str) -> None:
         unit.absent = 0
@@ -752,14 +762,17 @@ class Subscribers:
         key = f"{t['listenerId']}|{t['instanceId'] or ''}|{t['privateIpAddress']}|{port}"
         units = self.view.setdefault(lb, {}).setdefault(key, {})
         word = t["currentStatus"]
+        # A word speaks for the ports it names; one naming no port (no per-port detail) speaks
+        # for every port not named since, including ports that appear later.
         if t["port"] is not None:
             targets = [str(t["port"])]
             if t["previousPort"] is not None and t["previousPort"] != t["port"]:
-                units.pop(str(t["previousPort"]), None)
+                units[str(t["previousPort"])] = None
                 self._say(lb, key, str(t["previousPort"]), None)  # moved away
         elif t["ports"]:
             targets = [str(p) for p in t["ports"]]
-            units.pop("*", None)
+            if word is None:
+                units.clear()  # the backend is gone, with every port
         else:
             targets = ["*"]
             units.clear()

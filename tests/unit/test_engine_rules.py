@@ -228,6 +228,71 @@ def test_detail_appearing_for_a_down_backend_keeps_it_down() -> None:
     assert r.unit(K1, "80") == ("Dead", "Dead")
 
 
+def test_a_port_first_seen_after_a_word_naming_no_port_is_told_against_it() -> None:
+    """Users heard "i-1: health check disabled" with no port named (no detail then). Port 443,
+    seen for the first time later, is still covered by that word: its Alive is "enabled"."""
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be("i-2"))  # baseline without i-1
+    n = r.step(be("i-2"), be(status="Close"))
+    assert n is not None
+    assert [(t.port, t.ports, t.kind) for t in n.transitions] == [(None, (), "closed")]
+    r.step(be("i-2"), be(status="Dead", detail={80: "Dead"}))
+    n = r.step(be("i-2"), be(status="Dead", detail={80: "Dead"}))
+    assert n is not None
+    assert [(t.port, t.ports, t.kind) for t in n.transitions] == [(None, (80,), "down")]
+    n = r.step(be("i-2"), be(status="Dead", detail={80: "Dead", 443: "Alive"}))
+    assert n is not None
+    assert [(t.port, t.kind, t.previous_status) for t in n.transitions] == [
+        (443, "enabled", "Close")
+    ]
+
+
+def test_a_healthy_port_renumbered_onto_a_port_a_portless_word_covers_is_told() -> None:
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be("i-2"))
+    r.step(be("i-2"), be(status="Close"))  # added, Close: no port named
+    n = r.step(be("i-2"), be(detail={80: "Alive"}))
+    assert n is not None
+    assert [(t.ports, t.kind) for t in n.transitions] == [((80,), "enabled")]
+    n = r.step(be("i-2"), be(detail={81: "Alive"}))
+    assert n is not None
+    assert [(t.port, t.previous_port, t.kind, t.current_status) for t in n.transitions] == [
+        (81, 80, "renumbered", "Alive")
+    ]
+    n = r.step(be("i-2"), be(detail={80: "Alive"}))  # back to 80, a port named since: silent
+    assert n is None
+
+
+def test_a_port_seen_before_starts_silent_even_after_a_word_naming_no_port() -> None:
+    """Port 443 was told removed (named since the portless word): when it returns it is a
+    silent baseline like any new port, not "enabled" a second time."""
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be("i-2"))
+    r.step(be("i-2"), be(status="Close"))  # added, Close: no port named
+    r.step(be("i-2"), be(status="Close", detail={80: "Close", 443: "Close"}))
+    for _ in range(2):  # 443 vanishes for the absence limit: told removed
+        n = r.step(be("i-2"), be(status="Close", detail={80: "Close"}))
+    assert n is not None
+    assert [(t.port, t.kind) for t in n.transitions] == [(443, "removed")]
+    assert r.step(be("i-2"), be(status="Close", detail={80: "Close", 443: "Alive"})) is None
+    assert r.unit(K1, "443") == ("Alive", "Alive")
+    assert r.unit(K1, "80") == ("Close", "Close")
+
+
+def test_a_port_first_seen_after_an_alive_word_naming_no_port_is_a_silent_baseline() -> None:
+    """Alive speaks for new ports as a silent baseline would: nothing to remember."""
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be("i-2"))
+    n = r.step(be("i-2"), be())  # added, no port named
+    assert n is not None
+    assert [(t.port, t.kind) for t in n.transitions] == [(None, "added")]
+    assert r.step(be("i-2"), be(detail={80: "Alive"})) is None
+    assert r.step(be("i-2"), be(detail={80: "Alive", 443: "Alive"})) is None
+    assert r.state is not None
+    assert r.state.backends[K1].portless_word is None
+    assert r.unit(K1, "443") == ("Alive", "Alive")
+
+
 def test_detail_disappearing_applies_the_backend_status_to_every_port() -> None:
     r = Runner(Thresholds(2, 2, 3, 0))
     r.step(be(detail={80: "Alive", 443: "Alive"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -68,6 +69,17 @@ def test_statuses_are_stored_as_one_letter_and_any_other_status_as_it_came() -> 
     stored = state.to_dict()
     stored["b"]["k"][7]["443"][2] = "Checking"  # written without the mark: read as it is
     assert LbState.from_dict(stored).backends["k"].units["443"].streak_status == "Checking"
+
+
+def test_a_portless_word_and_the_ports_seen_since_are_stored_only_when_set() -> None:
+    units = {"80": UnitState("Alive", "Close")}
+    plain = BackendState("lsn-1", "web", "i-1", "10.0.0.1", "80", units)
+    covered = dataclasses.replace(plain, portless_word="Close", seen_ports={"80", "8080"})
+    state = LbState("lb-1", backends={"plain": plain, "covered": covered})
+    stored = state.to_dict()["b"]
+    assert len(stored["plain"]) == 8  # a state written before the field reads the same
+    assert stored["covered"][8] == ["C", ["80", "8080"]]
+    assert LbState.from_dict(state.to_dict()) == state
 
 
 class _NoOffset(tzinfo):

@@ -18,6 +18,9 @@ Rules, per unit (a backend, or one checked port of it when the API gives healthS
   on a load balancer's first observation and for a new port of a known backend, and "added"
   for a backend that appeared after the first observation (told once, when its status is
   confirmed: a new backend that is Dead is told as "down", not as "added" and then "down").
+  Except: a port seen for the first time after users were told Dead or Close about the whole
+  backend with no port named (no per-port detail then) starts from that word, which still
+  speaks for it; so "health check enabled" or "recovered" is told for it, never silence.
 * Rows with the same key in one answer (duplicates) are merged, the worse status winning.
 * Transitions are grouped per backend: one transition for the whole backend when every unit
   changed alike (`port` null, `ports` the checked ports), otherwise one per port.
@@ -181,6 +184,8 @@ def _reconcile_ports(
 ) -> list[UnitChange]:
     """Create, renumber and age out port units so that `statuses` has a unit per port."""
     whole = backend.units.pop(WHOLE_BACKEND, None)
+    if whole is not None and whole.notified not in (None, ALIVE):
+        backend.portless_word = whole.notified
     missing = sorted((k for k in backend.units if k not in statuses), key=int)
     new = sorted((k for k in statuses if k not in backend.units), key=int)
     changes: list[UnitChange] = []
@@ -188,14 +193,21 @@ def _reconcile_ports(
         unit = backend.units.pop(old_key)
         unit.absent = 0
         backend.units[new_key] = unit
-        if unit.notified not in (None, ALIVE):
+        # Told when users were told about the old port, or when a portless word speaks for
+        # the new one (they would take it for that word's status).
+        if unit.notified not in (None, ALIVE) or (
+            unit.notified is not None and _covered(backend, new_key)
+        ):
             changes.append(
                 UnitChange(
                     new_key, unit.notified, unit.notified, unit.since, previous_port=int(old_key)
                 )
             )
     for new_key in new[len(missing) :]:
-        backend.units[new_key] = whole.copy() if whole is not None else UnitState(UNKNOWN)
+        first = whole.copy() if whole is not None else _first_unit(backend, new_key)
+        backend.units[new_key] = first
+    if backend.portless_word is not None:
+        backend.seen_ports.update(backend.units)
     limit = absence_limit(thresholds)
     for old_key in missing[len(new) :]:
         unit = backend.units[old_key]
@@ -207,6 +219,20 @@ def _reconcile_ports(
                     UnitChange(old_key, unit.notified, None, at, reason=REMOVED_FROM_LISTENER)
                 )
     return changes
+
+
+def _covered(backend: BackendState, port_key: str) -> bool:
+    """Whether users' last word about the backend named no port ("health check disabled",
+    "down") and still speaks for this port: it was never seen since."""
+    return backend.portless_word is not None and port_key not in backend.seen_ports
+
+
+def _first_unit(backend: BackendState, port_key: str) -> UnitState:
+    """A port seen for the first time: a silent baseline, unless a portless word speaks for it;
+    then it starts from that word, and its real status is told against it."""
+    if _covered(backend, port_key):
+        return UnitState(UNKNOWN, notified=backend.portless_word)
+    return UnitState(UNKNOWN)
 
 
 def record(

@@ -12,7 +12,8 @@ Encoded form (`to_dict`, version 2; keys sorted so equal states encode equally):
      "m": {scope: [consecutiveFailures, degraded, failingSince, lastError]},
      "l": {listenerId: [criticalSince, lastReminderAt]},
      "b": {key: [listenerId, listenerName, instanceId, privateIp, backendPort, absent, fresh,
-                 {unit: [observed, notified, streakStatus, streak, since, absent]}]}}
+                 {unit: [observed, notified, streakStatus, streak, since, absent]},
+                 (only when set) [portlessWord, [seenPort, ...]]]}}
 
 Version 1 (keys without the IP, one monitor) is read and converted. Statuses are stored as one
 letter (A, D, U, C); any other string the API sends is kept as `"~" + status`. `observed_at`
@@ -108,6 +109,10 @@ class BackendState:
     units: dict[str, UnitState] = field(default_factory=dict)
     absent: int = 0  # consecutive answers of its listener without this backend
     fresh: bool = False  # appeared after the baseline and not told about yet ("added")
+    # Users' last word about the backend named no port (the API gave no per-port detail then):
+    # Dead or Close, it still speaks for every checked port not seen since (`seen_ports`).
+    portless_word: str | None = None
+    seen_ports: set[str] = field(default_factory=set)
 
     @property
     def target(self) -> str:
@@ -129,6 +134,8 @@ class BackendState:
             {uk: u.copy() for uk, u in self.units.items()},
             self.absent,
             self.fresh,
+            self.portless_word,
+            set(self.seen_ports),
         )
 
 
@@ -232,6 +239,8 @@ class LbState:
                 b.fresh,
                 units,
             ]
+            if b.portless_word is not None:
+                backends[key].append([_enc(b.portless_word), sorted(b.seen_ports, key=int)])
         return {
             "v": STATE_VERSION,
             "id": self.load_balancer_id,
@@ -259,7 +268,10 @@ class LbState:
         if version != STATE_VERSION:
             raise ValueError(f"unsupported state version {version!r}")
         backends: dict[str, BackendState] = {}
-        for key, (lid, lname, instance, ip, port, absent, fresh, units) in data["b"].items():
+        for key, (lid, lname, instance, ip, port, absent, fresh, units, *portless) in data[
+            "b"
+        ].items():
+            word, seen = portless[0] if portless else (None, [])
             backends[key] = BackendState(
                 lid,
                 lname,
@@ -272,6 +284,8 @@ class LbState:
                 },
                 absent,
                 bool(fresh),
+                _dec(word),
+                set(seen),
             )
         return cls(
             load_balancer_id=data["id"],
