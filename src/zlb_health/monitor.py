@@ -5,8 +5,9 @@ The order matters for the guarantees:
    what is pending), so a duplicate is never a second observation;
 2. list the fleet (discovery mode) and poll every target of this shard (bounded concurrency,
    stops at the API deadline), while the stored states and the silences are read (the fleet's
-   registry is read while the tick is claimed);
-3. write one snapshot per polled load balancer;
+   registry is read while the tick is claimed) and each load balancer is judged as soon as its
+   last answer is in;
+3. write a snapshot of each polled load balancer whose state changed or whose heartbeat is due;
 4. commit each changed state with a conditional write: the run that moves `version` owns the
    notification it adds to the outbox (a conflict means another run owns it: reload,
    re-evaluate); then the fleet (discovery's health, the registry of known load balancers);
@@ -21,7 +22,10 @@ run early and cleanly, with what is pending kept for the next one.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -214,6 +218,59 @@ class _Run:
         self.report.store_errors.append(f"{subject}: {error}")
 
 
+class _Gathering:
+    """Collects the outcome of each polled target (from the pollers' threads) and hands a load
+    balancer's observation over as soon as its last target is in. A load balancer with a target
+    the deadline left unstarted never completes: it is skipped."""
+
+    def __init__(
+        self, plan: _Plan, observed_at: datetime, answered: Callable[[LbObservation], None]
+    ) -> None:
+        self._plan = plan
+        self._observed_at = observed_at
+        self._answered = answered
+        self._expected = Counter(t.load_balancer_id for t in plan.targets)
+        self._outcomes: dict[str, list[Outcome[tuple[int, Target], BackendHealthResult]]] = {}
+        self._done: dict[str, LbObservation] = {}
+        self._lock = threading.Lock()
+
+    def add(self, outcome: Outcome[tuple[int, Target], BackendHealthResult]) -> None:
+        lb_id = outcome.item[1].load_balancer_id
+        with self._lock:
+            outcomes = self._outcomes.setdefault(lb_id, [])
+            outcomes.append(outcome)
+            if len(outcomes) < self._expected[lb_id]:
+                return
+        observation = self._observation(lb_id, sorted(outcomes, key=lambda o: o.item[0]))
+        with self._lock:
+            self._done[lb_id] = observation
+        self._answered(observation)
+
+    def _observation(
+        self, lb_id: str, outcomes: list[Outcome[tuple[int, Target], BackendHealthResult]]
+    ) -> LbObservation:
+        answers: list[ScopeAnswer] = []
+        failures: list[ScopeFailure] = []
+        for outcome in outcomes:  # in the plan's order of targets
+            scope = outcome.item[1].listener_id or WHOLE_LOAD_BALANCER
+            if outcome.result is not None:
+                answers.append(_answer(lb_id, scope, outcome.result))
+            else:
+                failures.append(_failure(lb_id, scope, outcome.error))
+        name = self._plan.names.get(lb_id, "")
+        return LbObservation(lb_id, name, self._observed_at, tuple(answers), tuple(failures))
+
+    def observations(self) -> dict[str, LbObservation]:
+        """Every complete observation, in the plan's order of load balancers."""
+        with self._lock:
+            done = dict(self._done)
+        return {
+            lb_id: done[lb_id]
+            for lb_id in dict.fromkeys(t.load_balancer_id for t in self._plan.targets)
+            if lb_id in done
+        }
+
+
 class Monitor:
     def __init__(
         self,
@@ -305,17 +362,29 @@ class Monitor:
         plan = self._plan(known, shard, api_deadline, observed_at)
         run.report.discovery_error = plan.error
         ids = sorted(known | {t.load_balancer_id for t in plan.targets})
-        with ThreadPoolExecutor(max_workers=2) as loader:
-            # The state and silence reads overlap the API calls: neither waits for the other.
+        answered: queue.SimpleQueue[LbObservation | None] = queue.SimpleQueue()
+
+        def observe() -> dict[str, LbObservation]:
+            try:
+                return self._observe(plan, api_deadline, observed_at, answered.put)
+            finally:
+                answered.put(None)
+
+        with ThreadPoolExecutor(max_workers=3) as loader:
+            # The state and silence reads overlap the API calls, and each load balancer is
+            # judged (is a snapshot due?) as soon as its last answer is in, while the other
+            # calls are still in flight: the engine's work hides in the API's latency.
             states_future = loader.submit(self.store.load_states, ids, deadline=run.deadline)
             silences_future = loader.submit(self.store.load_silences)
-            observations = self._observe(plan, api_deadline, observed_at)
+            observations_future = loader.submit(observe)
+            due = self._snapshots_due(answered, states_future, run)
+            observations = observations_future.result()
             states = states_future.result()
             silences_read = _settled(silences_future)
         for target in plan.targets:
             lb_id = target.load_balancer_id
             run.report.load_balancers[lb_id] = _lb_report(lb_id, observations.get(lb_id))
-        snapshotted = self._put_snapshots(observations, states, run)
+        snapshotted = self._put_snapshots([observations[lb_id] for lb_id in due], run)
 
         silences = self._load_silences(run, silences_read)
 
@@ -366,60 +435,66 @@ class Monitor:
         )
 
     def _observe(
-        self, plan: _Plan, deadline: float, observed_at: datetime
+        self,
+        plan: _Plan,
+        deadline: float,
+        observed_at: datetime,
+        answered: Callable[[LbObservation], None],
     ) -> dict[str, LbObservation]:
-        """One observation per load balancer whose every target was polled; those the deadline
-        cut short are left out (skipped, their state untouched)."""
+        """One observation per load balancer whose every target was polled, handed to
+        `answered` as soon as its last target is; those the deadline cut short are left out
+        (skipped, their state untouched)."""
+        gathering = _Gathering(plan, observed_at, answered)
 
-        def poll(target: Target) -> BackendHealthResult:
-            return self.client.describe_backend_health(
-                target.load_balancer_id, target.listener_id, deadline=deadline
-            )
+        def poll(target: tuple[int, Target]) -> BackendHealthResult:
+            _index, t = target
+            try:
+                result = self.client.describe_backend_health(
+                    t.load_balancer_id, t.listener_id, deadline=deadline
+                )
+            except Exception as error:
+                gathering.add(Outcome(target, error=error))
+                raise
+            gathering.add(Outcome(target, result=result))
+            return result
 
-        outcomes = fan_out(
-            plan.targets,
+        fan_out(
+            list(enumerate(plan.targets)),
             poll,
             max_workers=self.config.api_concurrency,
             deadline=deadline,
             clock=self._monotonic,
         )
-        by_lb: dict[str, list[Outcome[Target, BackendHealthResult]]] = {}
-        for outcome in outcomes:
-            by_lb.setdefault(outcome.item.load_balancer_id, []).append(outcome)
-        observations: dict[str, LbObservation] = {}
-        for lb_id, lb_outcomes in by_lb.items():
-            if not all(o.started for o in lb_outcomes):
+        observations = gathering.observations()
+        for lb_id in dict.fromkeys(t.load_balancer_id for t in plan.targets):
+            if lb_id not in observations:
                 logger.warning("not checked: deadline reached", extra={"load_balancer_id": lb_id})
-                continue
-            answers: list[ScopeAnswer] = []
-            failures: list[ScopeFailure] = []
-            for outcome in lb_outcomes:
-                scope = outcome.item.listener_id or WHOLE_LOAD_BALANCER
-                if outcome.result is not None:
-                    answers.append(_answer(lb_id, scope, outcome.result))
-                else:
-                    failures.append(_failure(lb_id, scope, outcome.error))
-            observations[lb_id] = LbObservation(
-                lb_id, plan.names.get(lb_id, ""), observed_at, tuple(answers), tuple(failures)
-            )
         return observations
 
     # -- saving ----------------------------------------------------------------------------
 
-    def _put_snapshots(
+    def _snapshots_due(
         self,
-        observations: dict[str, LbObservation],
-        states: dict[str, StoredState],
+        answered: queue.SimpleQueue[LbObservation | None],
+        states_future: Future[dict[str, StoredState]],
         run: _Run,
-    ) -> set[str]:
-        """Snapshot the load balancers whose observation changes their state, and those whose
-        heartbeat is due; the others' last snapshot still holds. Returns who was written."""
+    ) -> list[str]:
+        """The load balancers to snapshot, judged one by one as their answers come in (until
+        `None`): those whose observation changes their state, and those whose heartbeat is due;
+        the others' last snapshot still holds. None when the states cannot be read (the run
+        fails on that after polling, as it always did)."""
         heartbeat = timedelta(minutes=self.config.snapshot_heartbeat_minutes)
-        due = [
-            o
-            for o in observations.values()
-            if self._snapshot_due(o, states.get(o.load_balancer_id), heartbeat, run)
-        ]
+        due: list[str] = []
+        while (observation := answered.get()) is not None:
+            if states_future.exception() is not None:
+                continue  # waits for the read; the poll goes on, its result is raised later
+            lb_id = observation.load_balancer_id
+            if self._snapshot_due(observation, states_future.result().get(lb_id), heartbeat, run):
+                due.append(lb_id)
+        return due
+
+    def _put_snapshots(self, due: list[LbObservation], run: _Run) -> set[str]:
+        """Write the snapshots that are due; returns who was written."""
         try:
             snapshots = [_snapshot(o, self.config.snapshot_heartbeat_minutes) for o in due]
             self.store.put_snapshots(snapshots, deadline=run.deadline)

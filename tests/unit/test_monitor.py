@@ -6,19 +6,24 @@ The same behaviours over real HTTP (emulator, moto's server) are in tests/integr
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from tests.fakes import FakeApi, FakePublisher, InMemoryStore, row
 
+from zlb_health import monitor as monitor_module
 from zlb_health.adapters.aws import Deadline
 from zlb_health.config import load_config
 from zlb_health.engine.maintenance import Silence
+from zlb_health.engine.observation import LbObservation
 from zlb_health.engine.state import FLEET_ID, FleetState, LbState
 from zlb_health.monitor import ONE_SHARD, Monitor, RunReport
 from zlb_health.shards import Shard, shard_of
 from zlb_health.zenlayer.errors import AuthError, ServerError
+from zlb_health.zenlayer.models import BackendHealthResult
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -106,6 +111,47 @@ def test_a_backend_down_for_the_threshold_is_told_once() -> None:
     fleet = c.store.items[FLEET_ID].state
     assert isinstance(fleet, FleetState)
     assert fleet.known == {"lb-1"}  # the registry: load balancers with a state
+
+
+def test_a_load_balancer_is_judged_while_another_is_still_being_polled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine's work on one load balancer's answer overlaps the calls still in flight
+    (issue 12: the cycle is the API's latency, not latency plus evaluation)."""
+    judged = threading.Event()
+    real = monitor_module.apply_observation
+
+    def watching(state: LbState, observation: LbObservation, *a: Any, **kw: Any) -> Any:
+        if observation.load_balancer_id == "lb-fast":
+            judged.set()
+        return real(state, observation, *a, **kw)
+
+    slow_saw: list[bool] = []
+
+    @dataclass
+    class SlowApi(FakeApi):
+        slow: bool = False
+
+        def describe_backend_health(
+            self, load_balancer_id: str, listener_id: str | None = None, **kw: Any
+        ) -> BackendHealthResult:
+            if self.slow and load_balancer_id == "lb-slow":
+                slow_saw.append(judged.wait(timeout=30))  # a guard: set at once when it works
+            return super().describe_backend_health(load_balancer_id, listener_id, **kw)
+
+    c = Cycle(api=SlowApi(), env={"API_CONCURRENCY": "2"})
+    c.api.fleet = {"lb-fast": two_backends(), "lb-slow": two_backends()}
+    c.tick()  # the states exist: the next run judges each answer against its state
+    monkeypatch.setattr(monitor_module, "apply_observation", watching)
+    c.api.slow = True
+    c.api.fleet["lb-fast"] = two_backends("Dead")
+    report = c.tick()
+    assert slow_saw == [True]
+    assert report.checked == ["lb-fast", "lb-slow"]
+    # The judged answer is saved as usual: its snapshot, and vm-1's first Dead of a streak.
+    assert "lb-fast" in {s.load_balancer_id for s in c.store.snapshots[2:]}
+    units = {b.target: b.units for b in c.state("lb-fast").backends.values()}
+    assert [(u.streak_status, u.streak) for u in units["vm-1"].values()] == [("Dead", 1)]
 
 
 def test_a_second_delivery_of_a_tick_observes_nothing_and_delivers_what_is_pending() -> None:
