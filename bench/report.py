@@ -86,7 +86,27 @@ def _sizes(a: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     return sorted((int(s), p) for s, p in a["sizes"].items())
 
 
-def _cycle_cause(point: dict[str, Any], limit: float) -> str:
+def _floor_note(floor: dict[str, Any] | None, limit: float) -> str:
+    if not floor:
+        return ""
+    return (
+        f"; the same calls with no client work (`bench/floor.py`) take {floor['wall']:.3f}s "
+        f"= {floor['wall'] / limit:.2f}x the bound on this machine"
+    )
+
+
+def _floor_sentence(floor: dict[str, Any] | None) -> str:
+    if not floor:
+        return ""
+    return (
+        f": the same {floor['calls']} calls made with no client work at all (`bench/floor.py`: "
+        f"signed, pooled, the body read and not parsed; median of {len(floor['passes'])} "
+        f"passes) take {floor['wall']:.3f}s, {floor['wall'] / floor['limit']:.2f}x the bound, "
+        "which is what the stand-ins leave for any client on this machine"
+    )
+
+
+def _cycle_cause(point: dict[str, Any], limit: float, floor: dict[str, Any] | None) -> str:
     phases = point["phases"]
     poll = phases.get("poll", 0.0)
     rest = point["wall"] - poll
@@ -99,16 +119,17 @@ def _cycle_cause(point: dict[str, Any], limit: float) -> str:
     return (
         f"poll phase {poll:.3f}s = {poll / limit:.2f}x the latency bound; the other "
         f"{rest:.3f}s is mostly {PHASE_NAMES.get(heaviest, heaviest)} "
-        f"({outside.get(heaviest, 0.0):.3f}s)"
+        f"({outside.get(heaviest, 0.0):.3f}s){_floor_note(floor, limit)}"
     )
 
 
-def _cycle_short(point: dict[str, Any], limit: float) -> str:
+def _cycle_short(point: dict[str, Any], limit: float, floor: dict[str, Any] | None) -> str:
     phases = point["phases"]
     poll = phases.get("poll", 0.0)
+    floor_part = f"; bare calls {floor['wall'] / limit:.2f}x" if floor else ""
     return (
         f"poll {poll:.2f}s ({poll / limit:.2f}x the bound: emulator + moto share the 2 cores "
-        f"with the function), store/commit/EMF after it {point['wall'] - poll:.2f}s"
+        f"with the function{floor_part}), store/commit/EMF after it {point['wall'] - poll:.2f}s"
     )
 
 
@@ -131,8 +152,8 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 f"<= {CYCLE_FACTOR_A}x ceil({size}/16) x 50 ms = {CYCLE_FACTOR_A * limit:.3f}s",
                 f"{point['wall']:.3f}s median of {point['runs']} (x{ratio:.2f} of {limit:.2f}s)",
                 ratio <= CYCLE_FACTOR_A,
-                _cycle_cause(point, limit),
-                _cycle_short(point, limit),
+                _cycle_cause(point, limit, a.get("floor")),
+                _cycle_short(point, limit, a.get("floor")),
             )
         )
         naive = a.get("naive")
@@ -236,8 +257,8 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 f"{c['wall']:.3f}s median of {c['runs']} (x{ratio:.2f} of {c['limit']:.2f}s); "
                 f"{c['pages']} pages of {c['page_size']}",
                 ratio <= CYCLE_FACTOR,
-                _cycle_cause(c, c["limit"]),
-                _cycle_short(c, c["limit"]),
+                _cycle_cause(c, c["limit"], None),
+                _cycle_short(c, c["limit"], None),
             )
         )
     sharded = results.get("shards")
@@ -286,8 +307,8 @@ def shards_row(sharded: dict[str, Any]) -> Row:
         sharded["worst_ratio"] <= CYCLE_FACTOR,
         "per shard (cycle / bound): "
         + ", ".join(f"{p['wall']:.2f}/{p['limit']:.2f}s" for p in per_shard)
-        + f"; worst shard: {_cycle_cause(worst, worst['limit'])}",
-        _cycle_short(worst, worst["limit"]),
+        + f"; worst shard: {_cycle_cause(worst, worst['limit'], None)}",
+        _cycle_short(worst, worst["limit"], None),
     )
 
 
@@ -1124,13 +1145,16 @@ def analysis(results: dict[str, Any], rows: list[Row]) -> list[str]:
             "moto serve from threads of the bench process and share the machine's 2 cores with "
             "the function (request parsing, signing and JSON on both sides; and with whatever "
             "else runs on the machine: see the load averages), so the excess over 50 ms is "
-            "mostly the stand-ins', not the API's. Outside the poll, a steady run now writes no "
+            "mostly the stand-ins', not the API's"
+            + _floor_sentence(a.get("floor"))
+            + ". Outside the poll, a steady run now writes no "
             f"snapshot (change-only, heartbeat hourly): tick claim and finish "
             f"{ph.get('tick', 0):.3f}s (the fleet registry read, "
             f"{ph.get('load_fleet', 0):.3f}s, overlaps the claim), the state and silence reads "
             f"overlap the poll ({ph.get('load_states', 0):.3f}s), the engine's evaluation of "
-            f"every load balancer (once per run: the snapshot decision's result is reused by the "
-            f"commit) and the commit phase {ph.get('commit', 0):.3f}s (no write in a steady "
+            "every load balancer runs as each one's answer comes in, once the states are read "
+            "(once per run: the snapshot decision's result is reused by the commit), the "
+            f"commit phase {ph.get('commit', 0):.3f}s (no write in a steady "
             f"run), metrics and health lines {ph.get('emit_metrics', 0):.3f}s. The heartbeat run "
             f"({point['heartbeat']['wall']:.3f}s at {size} LBs, once an hour per load balancer) "
             "also writes every snapshot and STATE item."

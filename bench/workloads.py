@@ -165,6 +165,8 @@ def workload_a(
                 f"  A {size} LBs: median {point['wall']:.3f}s (limit {point['limit']:.2f}s), "
                 f"cpu {point['cpu']:.3f}s, rss {maxrss / 1024:.0f} MB"
             )
+        out["floor"] = poll_floor(emu.url, _ids(largest), runs)
+        log(f"  poll floor, {largest} LBs: median {out['floor']['wall']:.3f}s")
         if naive:
             stack = create_local_stack(aws.url, prefix="bench-naive")
             env = {
@@ -182,6 +184,25 @@ def workload_a(
             out["naive"] = result
             log(f"  naive SDK script, {largest} LBs: {result['wall']:.2f}s")
     return out
+
+
+def poll_floor(emulator_url: str, lb_ids: list[str], passes: int) -> dict[str, Any]:
+    """The poll's requests made as cheaply as a client can, same emulator and concurrency
+    (`bench/floor.py`): what the stand-ins on these cores leave for any client."""
+    env = {
+        **clean_env(),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "LOAD_BALANCER_IDS": ",".join(lb_ids),
+        "BENCH_EMULATOR_URL": emulator_url,
+        "BENCH_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
+        "BENCH_ACCESS_KEY_PASSWORD": DEMO_ACCESS_KEY_PASSWORD,
+        "BENCH_CONCURRENCY": str(CONCURRENCY),
+        "BENCH_PASSES": str(passes),
+    }
+    _, result, _ = timed_spawn([sys.executable, "-m", "bench.floor"], env)
+    result["wall"] = median(result["passes"])
+    result["limit"] = latency_bound(len(lb_ids), CONCURRENCY, LATENCY_MS / 1000)
+    return result
 
 
 def _heartbeat_run(fn: FunctionProcess, ticks: Ticks, size: int) -> dict[str, Any]:
