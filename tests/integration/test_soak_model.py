@@ -900,6 +900,8 @@ class Soak:
         h.clock.tick()
         h.emulator.advance()
         self.crash = None
+        if died is not None:
+            self.committed = self.observed_at_tick(h, tick)
         self.reference_sees(step, answers, discovery, listed)
         if step.duplicate and died is not None:
             self.late_delivery_takes_over(h, emulator, tick, shards, died)
@@ -1012,6 +1014,20 @@ class Soak:
         if fault == "duplicate_rows":
             rows += [(k, "Dead", listener, dict.fromkeys(d, "Dead")) for k, _s, listener, d in rows]
         return rows
+
+    def observed_at_tick(self, h: Harness, tick: datetime) -> set[str]:
+        """The subjects whose observation of this tick is stored, after a run died. Not every
+        write is one: a steady load balancer's state is rewritten unchanged (its last
+        observation's date) when the run only claims its pending messages, and a second
+        delivery that takes the tick over observes it afresh. A subject whose state is gone
+        (forgotten after its last word) was committed if a write for it went through."""
+        at = iso(tick)
+        return {
+            subject
+            for subject, stored in self.states(h).items()
+            if (stored.state is not None and stored.state.observed_at == at)
+            or (stored.state is None and subject in self.committed)
+        }
 
     def states(self, h: Harness) -> dict[str, StoredState]:
         ids = sorted(self.known | set(self.reference.lbs) | {FLEET_ID})
