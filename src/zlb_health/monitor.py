@@ -384,7 +384,8 @@ class Monitor:
         for target in plan.targets:
             lb_id = target.load_balancer_id
             run.report.load_balancers[lb_id] = _lb_report(lb_id, observations.get(lb_id))
-        snapshotted = self._put_snapshots([observations[lb_id] for lb_id in due], run)
+        # In the plan's order (they were judged in the order the answers came in).
+        snapshotted = self._put_snapshots([o for i, o in observations.items() if i in due], run)
 
         silences = self._load_silences(run, silences_read)
 
@@ -478,19 +479,19 @@ class Monitor:
         answered: queue.SimpleQueue[LbObservation | None],
         states_future: Future[dict[str, StoredState]],
         run: _Run,
-    ) -> list[str]:
+    ) -> set[str]:
         """The load balancers to snapshot, judged one by one as their answers come in (until
         `None`): those whose observation changes their state, and those whose heartbeat is due;
-        the others' last snapshot still holds. None when the states cannot be read (the run
-        fails on that after polling, as it always did)."""
+        the others' last snapshot still holds. None of them when the states cannot be read: the
+        run fails on that after polling, as it always did."""
         heartbeat = timedelta(minutes=self.config.snapshot_heartbeat_minutes)
-        due: list[str] = []
+        due: set[str] = set()
         while (observation := answered.get()) is not None:
             if states_future.exception() is not None:
-                continue  # waits for the read; the poll goes on, its result is raised later
+                continue  # (waits for the read) a failed read is raised once the poll is over
             lb_id = observation.load_balancer_id
             if self._snapshot_due(observation, states_future.result().get(lb_id), heartbeat, run):
-                due.append(lb_id)
+                due.add(lb_id)
         return due
 
     def _put_snapshots(self, due: list[LbObservation], run: _Run) -> set[str]:
