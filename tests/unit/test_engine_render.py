@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -17,6 +18,7 @@ from zlb_health.engine.notifications import (
     Notification,
     Resolved,
     Transition,
+    UnitStatus,
 )
 from zlb_health.engine.render import Origin, RenderedMessage, fill, render
 from zlb_health.engine.text import ascii_text
@@ -295,7 +297,8 @@ def test_email_says_what_where_since_and_how_each_listener_serves() -> None:
         "Listeners with NO healthy backend:",
         "lsn-db (lsn-0001): 0 of 2 backends healthy  <-- NO HEALTHY BACKEND",
         "name-lsn-0002 (lsn-0002): 1 of 1 backends healthy",
-        "Backends: 3 (1 healthy, 0 partly down, 2 down, 0 health check off, 0 unknown)",
+        "\nBackends: 3 (1 healthy, 0 partly down, 2 down, 0 health check off, 0 unknown) "
+        "on 2 listeners, 1 without a healthy backend.\n",
         "Notification id: lb-1#00000001",
         "Load balancer id: lb-1",
         "Observed at: 2024-05-01T12:02:00.000Z; requestId: req-2",
@@ -312,6 +315,10 @@ def test_one_port_down_counts_as_partly_down_everywhere() -> None:
     assert n is not None
     m = render(n)
     assert "name-lsn-1 (lsn-1): 1 of 2 backends healthy, 1 partly down" in m.message["email"]
+    assert (
+        "\nBackends: 2 (1 healthy, 1 partly down, 0 down, 0 health check off, 0 unknown) "
+        "on 1 listener.\n"  # one listener, and it has a healthy backend
+    ) in m.message["email"]
     assert _doc(m)["healthyByListener"][0] == {
         "listenerId": "lsn-1",
         "listenerName": "name-lsn-1",
@@ -376,6 +383,121 @@ def test_a_deleted_load_balancer_says_so() -> None:
         "ZLB zlb-health INFO one: deleted, no longer monitored. REMOVED 1: i-1:80"
     )
     assert "Dead -> none (the load balancer was deleted)" in m.message["email"]
+
+
+# -- the end of a maintenance window -------------------------------------------------------------
+
+ENDED_AT = "2026-11-23T13:00:00.000Z"
+
+
+def _maintenance_ended(*unhealthy: UnitStatus, **fields: Any) -> Notification:
+    return Notification(
+        id="lb-1#00000002~end",
+        event_type="maintenance_ended",
+        severity="warning",
+        load_balancer_id="lb-1",
+        load_balancer_name="lb-one",
+        observed_at=ENDED_AT,
+        summary="lb-one: maintenance sil-9 ended.",
+        maintenance="sil-9",
+        unhealthy=unhealthy,
+        **fields,
+    )
+
+
+def _dead(target: str, port: int | None = None, backend_port: str = "80") -> UnitStatus:
+    instance = target if target.startswith("i-") else None
+    ip = "10.0.0.1" if instance else target
+    return UnitStatus("lsn-1", "web", instance, ip, backend_port, port, "Dead", None)
+
+
+def test_the_end_of_maintenance_lists_what_is_still_unhealthy() -> None:
+    n = _maintenance_ended(
+        replace(_dead("i-1"), since="2026-11-23T12:10:00.000Z"),
+        _dead("10.0.0.9", 443),
+        UnitStatus("lsn-2", "lsn-2", "i-3", "10.0.0.3", "80", None, "Close", None),
+        _dead("10.0.0.7", backend_port="8000-8001"),
+        counts={"backends": 4, "dead": 3, "close": 1, "listeners": 2},
+        request_id="req-9",
+    )
+    m = render(n)
+    assert m.message["sms"] == (
+        "ZLB zlb-health WARN lb-one: maintenance ended. "
+        "Still DOWN 3: i-1:80,10.0.0.9:443,10.0.0.7:8000-8001"
+    )  # a health check turned off is not down
+    assert m.message["email"] == (
+        "Maintenance ended - severity WARNING\n"
+        "\n"
+        "lb-one: maintenance sil-9 ended.\n"
+        "\n"
+        "Load balancer: lb-one (lb-1)\n"
+        "\n"
+        "Silence sil-9 is over; alerts are back on.\n"
+        "\n"
+        "Unhealthy now (what the silence covered):\n"
+        "  - DEAD: i-1 (10.0.0.1) port 80 on listener web (lsn-1), since 2026-11-23T12:10:00.000Z\n"
+        "  - DEAD: 10.0.0.9 port 443 on listener web (lsn-1)\n"
+        "  - CLOSE: i-3 (10.0.0.3) port 80 on listener lsn-2\n"
+        "  - DEAD: 10.0.0.7 port 8000-8001 on listener web (lsn-1)\n"
+        "\n"
+        "Backends: 4 (3 down, 1 health check off) on 2 listeners.\n"  # only the counts it has
+        "\n"
+        "Notification id: lb-1#00000002~end\n"
+        "Load balancer id: lb-1\n"
+        "Observed at: 2026-11-23T13:00:00.000Z; requestId: req-9\n"
+        "Sent by zlb-health stack zlb-health.\n"
+    )
+    nameless = render(_maintenance_ended(_dead("i-" + "x" * 30, None, ""))).message["sms"]
+    assert nameless.endswith(" Still DOWN 1: i-xxxxxxxxxxxxxxxxx...:?")  # 22 characters, no port
+
+
+def test_still_down_items_are_shown_only_with_room_left_for_a_count() -> None:
+    # 60 characters up to "Still DOWN 4:", then three items of 25: 138.
+    long = [_dead("i-" + c * 20) for c in "abc"]
+    at_limit = render(_maintenance_ended(*long, _dead("i-1234"))).message["sms"]
+    assert len(at_limit) == 148  # + " +99999 more" is 160: one SMS part
+    assert at_limit.endswith(",i-cccccccccccccccccccc:80,i-1234:80")
+    one_over = render(_maintenance_ended(*long, _dead("i-12345"))).message["sms"]
+    assert one_over.endswith(",i-cccccccccccccccccccc:80 +1 more")
+    many = render(_maintenance_ended(*(_dead(f"i-{i:03d}") for i in range(40)))).message["sms"]
+    assert many == (
+        "ZLB zlb-health WARN lb-one: maintenance ended. Still DOWN 40: "
+        + ",".join(f"i-{i:03d}:80" for i in range(9))
+        + " +31 more"
+    )  # 61 + 9 items of 9 + 12 for the count: 154, and a tenth item would not leave that room
+    assert len(many) <= SMS_PART
+
+
+def test_the_end_of_maintenance_with_nothing_down_tells_what_changed() -> None:
+    recovered = Transition(
+        "lsn-1", "web", "i-1", "10.0.0.1", "80", None, "Dead", "Alive", None, "recovered"
+    )
+    n = _maintenance_ended(
+        UnitStatus("lsn-1", "web", "i-3", "10.0.0.3", "80", None, "Close", None),
+        transitions=(recovered,),
+        resolved=(Resolved("i-2 on listener web: down and back", None, ENDED_AT),),
+    )
+    m = render(n)
+    assert m.message["sms"] == "ZLB zlb-health WARN lb-one: maintenance ended. UP 1: i-1:80"
+    email = m.message["email"]
+    assert (
+        "\nWhat differs from the start of the window:\n"
+        "  - RECOVERED: i-1 (10.0.0.1) port 80 on listener web (lsn-1): Dead -> Alive\n"
+    ) in email
+    assert (
+        "\nDuring the window (already over):\n"
+        "  - i-2 on listener web: down and back, from ? to 2026-11-23T13:00:00.000Z\n"
+    ) in email
+
+
+def test_the_email_lists_two_hundred_unhealthy_backends_and_counts_the_rest() -> None:
+    units = [_dead(f"i-{i:03d}") for i in range(201)]
+    email = render(_maintenance_ended(*units[:200])).message["email"]
+    assert email.count("\n  - DEAD: ") == 200
+    assert "more." not in email
+    email = render(_maintenance_ended(*units)).message["email"]
+    assert email.count("\n  - DEAD: ") == 200
+    assert "\n  ... and 1 more.\n" in email
 
 
 def test_ascii_text() -> None:
