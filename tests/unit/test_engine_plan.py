@@ -500,6 +500,22 @@ def test_the_digest_counts_each_load_balancer_once_at_its_worst() -> None:
     assert one.message["sms"] == (
         "ZLB zlb-health: 1 load balancer changed: 0 crit, 1 warn, 0 info. See email."
     )
+    assert one.subject == (
+        "ZLB WARNING [zlb-health]: 1 load balancer changed: 0 critical, 1 warning, 0 info."
+    )
+
+
+def test_a_digest_ranks_a_reminder_before_monitoring_news() -> None:
+    ns = [
+        _n("lb-a", event_type="monitor_restored", severity="info"),
+        _n("lb-b", event_type="reminder", severity="info"),
+        _n("lb-c", event_type="monitor_degraded", severity="info"),
+    ]
+    m = render_group(ns, digest=True)
+    assert m.attributes["event_type"] == "reminder"  # before monitoring news
+    assert m.message["email"].startswith(
+        "Reminder: listener still without a healthy backend - severity INFO\n"
+    )
 
 
 def test_the_same_severity_goes_by_time_then_id_and_the_email_gives_the_request() -> None:

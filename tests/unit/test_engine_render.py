@@ -196,7 +196,10 @@ def test_monitor_messages() -> None:
         "ZLB zlb-health WARN lb-one: Monitoring degraded, 2 failed API calls (server AUTH_FAILED)."
     )
     email = m.message["email"]
-    assert "Monitoring of the load balancer degraded since 2024-05-01T12:02:00.000Z" in email
+    assert (
+        "\nMonitoring of the load balancer degraded since 2024-05-01T12:02:00.000Z, "
+        "after 2 failed API calls in a row.\n"
+    ) in email
     assert "Last error: server AUTH_FAILED, HTTP 500, requestId req-fail-3" in email
     assert "Zenlayer said: boom" in email
     assert "Last known health, per listener" in email
@@ -222,6 +225,29 @@ def test_a_degraded_listener_is_named() -> None:
         "(not_found INVALID_LISTENER_NOT_FOUND)."
     )
     assert "Monitoring of listener name-lsn-1 (lsn-1) degraded" in m.message["email"]
+
+
+def test_the_end_of_monitoring_of_a_listener_never_named_gives_its_id() -> None:
+    ended = MonitorEvent(
+        "lsn-9", "ended", "2024-05-01T12:09:00.000Z", "2024-05-01T12:01:00.000Z", 2
+    )
+    n = Notification(
+        id="lb-1#00000007",
+        event_type="monitor_restored",
+        severity="info",
+        load_balancer_id="lb-1",
+        load_balancer_name="lb-one",
+        observed_at="2024-05-01T12:09:00.000Z",
+        summary="lb-one: monitoring of lsn-9 ended.",
+        monitor_events=(ended,),
+    )
+    m = render(n)
+    assert m.message["sms"] == "ZLB zlb-health INFO lb-one: Monitoring lsn-9 ended."
+    assert (
+        "\nMonitoring of listener lsn-9 ended at 2024-05-01T12:09:00.000Z "
+        "(it was degraded since 2024-05-01T12:01:00.000Z).\n"
+        "Last error: -\n"
+    ) in m.message["email"]
 
 
 def test_restored_with_changes_says_so() -> None:
