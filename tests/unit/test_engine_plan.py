@@ -361,6 +361,7 @@ def test_a_monitor_group_lists_its_load_balancers_most_severe_first() -> None:
         "Sent by zlb-health stack zlb-prod in eu-west-1.\n"
     )
     doc = json.loads(m.message["default"])
+    assert m.message["default"] == json.dumps(doc, separators=(",", ":"))  # compact: bytes count
     entries = doc.pop("loadBalancers")
     assert doc == {
         "schemaVersion": 1,
@@ -560,3 +561,24 @@ def test_a_long_group_lists_what_fits_and_counts_the_rest() -> None:
     listed = render_group(ns[:401], digest=True).message["email"]
     assert listed.count("\n  - [INFO] ") == 401
     assert "more (see the JSON message)" not in listed
+
+
+def test_a_group_too_big_even_without_its_lists_is_sent_marked_truncated() -> None:
+    huge = Origin("zlb-prod", "r" * 120_000)  # named in the JSON and in the email
+    m = render_group([_n("lb-a"), _n("lb-b", severity="info")], digest=True, origin=huge)
+    doc = json.loads(m.message["default"])
+    assert doc["truncated"] is True
+    assert (doc["ids"], doc["idsOmitted"]) == ([], 2)
+    assert (doc["loadBalancerIds"], doc["loadBalancerIdsOmitted"]) == ([], 2)
+    assert (doc["loadBalancers"], doc["loadBalancersOmitted"]) == ([], 2)
+    assert (
+        "\nLoad balancers (most severe first):\n  ... and 2 more (see the JSON message).\n"
+    ) in m.message["email"]
+    assert m.message["sms"] == (
+        "ZLB zlb-prod: 2 load balancers changed: 0 crit, 1 warn, 1 info. See email."
+    )
+
+
+def test_a_group_of_nothing_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^nothing to render$"):
+        render_group([], digest=True)

@@ -20,7 +20,7 @@ from zlb_health.engine.notifications import (
     Transition,
     UnitStatus,
 )
-from zlb_health.engine.render import Origin, RenderedMessage, fill, render
+from zlb_health.engine.render import Origin, RenderedMessage, fill, render, render_group
 from zlb_health.engine.text import ascii_text
 
 SMS_PART = 160  # characters of one plain-ASCII SMS part
@@ -81,6 +81,7 @@ def test_json_default_follows_the_contract_and_names_its_source() -> None:
     m = render(n, PROD)
     assert set(m.message) == {"default", "email", "sms"}
     doc = _doc(m)
+    assert m.message["default"] == json.dumps(doc, separators=(",", ":"))  # compact: bytes count
     assert set(doc) >= CONTRACT_KEYS
     assert doc["schemaVersion"] == 1
     assert (doc["eventType"], doc["severity"], doc["loadBalancerId"], doc["id"]) == (
@@ -473,8 +474,11 @@ def test_the_end_of_maintenance_lists_what_is_still_unhealthy() -> None:
         "Observed at: 2026-11-23T13:00:00.000Z; requestId: req-9\n"
         "Sent by zlb-health stack zlb-health.\n"
     )
-    nameless = render(_maintenance_ended(_dead("i-" + "x" * 30, None, ""))).message["sms"]
-    assert nameless.endswith(" Still DOWN 1: i-xxxxxxxxxxxxxxxxx...:?")  # 22 characters, no port
+    long = _maintenance_ended(
+        _dead("i-" + "x" * 30, None, ""), _dead("10.0.0.7", None, "1-9,20-29,40")
+    )
+    clipped = " Still DOWN 2: i-xxxxxxxxxxxxxxxxx...:?,10.0.0.7:1-9,20-2..."
+    assert render(long).message["sms"].endswith(clipped)  # a target clipped to 22, a port to 11
 
 
 def test_still_down_items_are_shown_only_with_room_left_for_a_count() -> None:
@@ -492,6 +496,15 @@ def test_still_down_items_are_shown_only_with_room_left_for_a_count() -> None:
         + " +31 more"
     )  # 61 + 9 items of 9 + 12 for the count: 154, and a tenth item would not leave that room
     assert len(many) <= SMS_PART
+
+
+def test_still_down_keeps_to_one_sms_part_even_past_99999_more() -> None:
+    # The room kept for the count is " +99999 more"; " +100000 more" is one character longer.
+    down = [_dead(f"i-{i:06d}") for i in range(100_006)]
+    n = replace(_maintenance_ended(*down), load_balancer_name="l" * 17)
+    sms = render(n).message["sms"]
+    assert sms.endswith(",i-000004:80,i-000005:80 +100000...")  # clipped at 160, then trimmed
+    assert _sms_ok(sms)
 
 
 def test_the_end_of_maintenance_with_nothing_down_tells_what_changed() -> None:
@@ -684,6 +697,22 @@ def test_huge_notification_stays_within_the_sns_limit() -> None:
     assert 0 < len(doc["transitions"]) < 200  # shrunk from the first attempt's 200
     assert doc["transitionsOmitted"] == 5000 - len(doc["transitions"])
     assert _sms_ok(m.message["sms"])
+
+
+def test_a_notification_too_big_even_without_its_lists_is_sent_marked_truncated() -> None:
+    n = replace(_db_outage(), summary="\u00e9" * 120_000)
+    m = render(n)
+    doc = _doc(m)
+    assert doc["truncated"] is True
+    assert (doc["transitions"], doc["transitionsOmitted"], doc["ids"]) == ([], 2, [n.id])
+    assert _sms_ok(m.message["sms"])
+    assert _subject_ok(m.subject)
+    alone = _doc(render_group([n], digest=False))  # a group of one is that notification's
+    assert (alone["truncated"], alone["loadBalancerIds"], alone["transitions"]) == (
+        True, ["lb-1"], []
+    )  # fmt: skip
+    assert "truncated" not in _doc(render(_db_outage()))
+    assert "truncated" not in _doc(render_group([_db_outage()], digest=False))
 
 
 def test_the_engine_helpers_build_what_they_say() -> None:
