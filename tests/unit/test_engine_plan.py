@@ -323,8 +323,12 @@ def test_a_group_of_long_names_is_shrunk_until_it_fits() -> None:
     (p,) = plan_messages(ns, cap=10)
     assert len(p.rendered.sns_message().encode("utf-8")) <= SNS_MESSAGE
     doc = _doc(p)
-    assert 0 < len(doc["loadBalancers"]) < 200  # fewer than the first attempt's 200 entries
-    assert len(doc["loadBalancers"]) + doc["loadBalancersOmitted"] == 3000
+    entries = len(doc["loadBalancers"])
+    assert 0 < entries < 200  # fewer than the first attempt's 200 entries
+    assert entries + doc["loadBalancersOmitted"] == 3000
+    # The other lists shrink with the entries: ten ids each (at most 100), 2 n + 1 in the email.
+    assert (len(doc["ids"]), len(doc["loadBalancerIds"])) == (10 * entries, 10 * entries)
+    assert p.rendered.message["email"].count("\n  - [WARNING] ") == 2 * entries + 1
 
 
 # -- how a group and a digest read (render_group) -------------------------------------------------
