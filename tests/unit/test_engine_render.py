@@ -174,6 +174,62 @@ def test_sms_names_the_listener_when_a_change_spans_several() -> None:
     )
 
 
+def test_sms_items_are_clipped_one_by_one() -> None:
+    n = Notification(
+        id="lb-1#00000003",
+        event_type="health_change",
+        severity="warning",
+        load_balancer_id="lb-1",
+        load_balancer_name="lb-one",
+        observed_at="2024-05-01T12:03:00.000Z",
+        summary="lb-one: 2 backends down.",
+        transitions=(
+            Transition("lsn-1", "web", None, "10.0.0.9", "", None, "Alive", "Dead", None, "down"),
+            Transition(
+                "lsn-1", "web", "i-0123456789abcdef01234", "10.0.0.1", "80", None, "Alive",
+                "Dead", None, "down", ports=(80, 443, 8080, 9090),
+            ),
+        ),
+    )  # fmt: skip
+    assert render(n).message["sms"] == (
+        "ZLB zlb-health WARN lb-one: DOWN 2: 10.0.0.9:?,i-0123456789abcdef0...:80,443,8..."
+    )  # no port known: "?"; a target clipped to 22 characters, the ports to 11
+
+
+def test_sms_items_of_several_listeners_name_each_listener_in_12_characters() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    a = partial(be, listener="lsn-a", listener_name="orders-api-production")
+    b = partial(be, listener="lsn-b", listener_name="")
+    r.step(a("i-1"), a("i-2"), b("10.0.0.9"), b("i-3"))
+    n = r.step(a("i-1", "Dead"), a("i-2"), b("10.0.0.9", "Dead"), b("i-3"))
+    assert n is not None
+    assert render(n).message["sms"] == (
+        "ZLB zlb-health WARN lb-one: DOWN 2: orders-ap.../i-1:80,lsn-b/10.0.0.9:80"
+    )  # a listener without a name goes by its id
+
+
+def test_sms_of_a_reminder_clips_the_listener_name_to_20_characters() -> None:
+    r = Runner(Thresholds(1, 1, 3, 10))
+    r.step(be(listener_name="orders-api-production"))
+    r.step(be(status="Dead", listener_name="orders-api-production"))
+    reminder = r.step(be(status="Dead", listener_name="orders-api-production"), minutes=10)
+    assert reminder is not None
+    assert render(reminder).message["sms"] == (
+        "ZLB zlb-health CRIT lb-one: REMINDER orders-api-produc... still NO healthy backend."
+    )
+
+
+def test_sms_of_a_degraded_monitor_clips_the_error_to_40_characters() -> None:
+    r = Runner(Thresholds(1, 1, 1, 0))
+    r.step(be())
+    n = r.fail(code="INVALID_LOAD_BALANCER_LISTENER_NOT_FOUND")
+    assert n is not None
+    assert render(n).message["sms"] == (
+        "ZLB zlb-health WARN lb-one: Monitoring degraded, 1 failed API calls "
+        "(server INVALID_LOAD_BALANCER_LISTENER...)."
+    )
+
+
 def test_sms_of_a_renumbered_port_says_where_it_moved() -> None:
     r = Runner(Thresholds(1, 1, 3, 0))
     r.step(be(detail={80: "Alive"}), be("i-2"))
@@ -204,7 +260,9 @@ def test_monitor_messages() -> None:
     assert "Last error: server AUTH_FAILED, HTTP 500, requestId req-fail-3" in email
     assert "Zenlayer said: boom" in email
     assert "Last known health, per listener" in email
-    assert _doc(m)["monitor"]["since"] == "2024-05-01T12:02:00.000Z"
+    assert (_doc(m)["monitor"]["since"], _doc(m)["monitor"]["restoredAt"]) == (
+        "2024-05-01T12:02:00.000Z", None
+    )  # fmt: skip
     restored = r.step(be())
     assert restored is not None
     m = render(restored)
@@ -334,6 +392,17 @@ def test_email_says_what_where_since_and_how_each_listener_serves() -> None:
         assert expected in email, expected
 
 
+def test_email_of_an_added_backend_says_it_had_no_status_before() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"))
+    n = r.step(be("i-1"), be("i-9"))
+    assert n is not None
+    assert (
+        "\n  - ADDED: i-9 (10.0.0.3) port 80 on listener name-lsn-1 (lsn-1): none -> Alive, "
+        "since 2024-05-01T12:02:00.000Z\n"
+    ) in render(n).message["email"]
+
+
 def test_one_port_down_counts_as_partly_down_everywhere() -> None:
     r = Runner(Thresholds(1, 1, 3, 0))
     two = {80: "Alive", 443: "Alive"}
@@ -444,7 +513,10 @@ def test_the_end_of_maintenance_lists_what_is_still_unhealthy() -> None:
         _dead("10.0.0.9", 443),
         UnitStatus("lsn-2", "lsn-2", "i-3", "10.0.0.3", "80", None, "Close", None),
         _dead("10.0.0.7", backend_port="8000-8001"),
-        counts={"backends": 4, "dead": 3, "close": 1, "listeners": 2},
+        counts={
+            **{"alive": 0, "partial": 0, "dead": 3, "close": 1, "unknown": 0, "backends": 4},
+            **{"listeners": 2, "listenersWithoutHealthyBackend": 1},
+        },
         request_id="req-9",
     )
     m = render(n)
@@ -467,7 +539,8 @@ def test_the_end_of_maintenance_lists_what_is_still_unhealthy() -> None:
         "  - CLOSE: i-3 (10.0.0.3) port 80 on listener lsn-2\n"
         "  - DEAD: 10.0.0.7 port 8000-8001 on listener web (lsn-1)\n"
         "\n"
-        "Backends: 4 (3 down, 1 health check off) on 2 listeners.\n"  # only the counts it has
+        "Backends: 4 (0 healthy, 0 partly down, 3 down, 1 health check off, 0 unknown) "
+        "on 2 listeners, 1 without a healthy backend.\n"
         "\n"
         "Notification id: lb-1#00000002~end\n"
         "Load balancer id: lb-1\n"
@@ -554,6 +627,13 @@ def test_an_sms_exactly_at_the_limit_is_kept_and_one_over_is_clipped() -> None:
     one_over = fill("x" * 151, [], "y" * 10)
     assert one_over == "x" * 151 + "y" * 6 + "..."  # clipped to 160
     assert len(one_over) == 160
+
+
+def test_sms_items_leave_room_for_the_monitoring_news_after_them() -> None:
+    items = [f"vm-{i:02d}:80" for i in range(30)]
+    text = fill("ZLB s WARN lb:", [("DOWN", items)], " Monitoring restored.")
+    assert text.endswith(" more Monitoring restored.")  # whole, after the count
+    assert len(text) <= 160
 
 
 def test_sms_items_that_do_not_fit_become_a_count() -> None:
