@@ -356,6 +356,14 @@ def test_subject_names_severity_stack_and_what_happened() -> None:
     )
 
 
+def test_subject_clips_the_load_balancer_name_to_40_characters() -> None:
+    n = replace(_db_outage(), load_balancer_name="payments-gateway-production-eu-west-1-blue")
+    assert render(n).subject == (
+        "ZLB CRITICAL [zlb-health]: payments-gateway-production-eu-west-1...: 2 backends down; "
+        "no healthy..."
+    )  # the name clipped to 40 characters, the subject to 99
+
+
 def test_subject_falls_back_to_ids_for_names_without_ascii() -> None:
     n = _db_outage()
     data = n.to_dict()
@@ -377,7 +385,8 @@ def test_email_says_what_where_since_and_how_each_listener_serves() -> None:
     email = render(_db_outage(), PROD).message["email"]
     for expected in (
         "severity CRITICAL",
-        "DOWN: i-db1 (10.0.0.5) port 5432 on listener lsn-db (lsn-0001): Alive -> Dead",
+        "\nWhat changed:\n"
+        "  - DOWN: i-db1 (10.0.0.5) port 5432 on listener lsn-db (lsn-0001): Alive -> Dead",
         "since 2024-05-01T12:02:00.000Z",
         "Listeners with NO healthy backend:",
         "lsn-db (lsn-0001): 0 of 2 backends healthy  <-- NO HEALTHY BACKEND",
@@ -636,6 +645,25 @@ def test_sms_items_leave_room_for_the_monitoring_news_after_them() -> None:
     assert len(text) <= 160
 
 
+def test_an_sms_item_exactly_at_the_room_left_is_kept_and_one_over_is_counted() -> None:
+    # 137 + " DOWN 1:" (8) + " ab" (3) = 148, which leaves " +99999 more" (12): 160.
+    assert fill("x" * 137, [("DOWN", ["ab"])], "") == "x" * 137 + " DOWN 1: ab"
+    assert fill("x" * 138, [("DOWN", ["ab"])], "") == "x" * 138 + " +1 more"  # no empty head
+
+
+def test_a_kind_whose_first_item_does_not_fit_leaves_room_for_the_next_kind() -> None:
+    text = fill("x" * 120, [("DOWN", ["a" * 40]), ("UP", ["b:80", "c:80"])], "")
+    assert text == "x" * 120 + " UP 2: b:80,c:80 +1 more"
+
+
+def test_the_count_adds_up_every_item_not_shown_of_every_kind() -> None:
+    down = [f"d{i:02d}:80" for i in range(30)]
+    groups = [("DOWN", down), ("UP", ["u1:80", "u2:80", "u3:80"]), ("ADDED", ["a1:80", "a2:80"])]
+    assert fill("x" * 100, groups, "") == (
+        "x" * 100 + " DOWN 30: d00:80,d01:80,d02:80,d03:80,d04:80 +30 more"
+    )  # 25 down, 3 up and 2 added not shown
+
+
 def test_sms_items_that_do_not_fit_become_a_count() -> None:
     items = [f"vm-{i:02d}:80" for i in range(30)]
     text = fill("ZLB s WARN lb:", [("DOWN", items)], "")
@@ -792,6 +820,11 @@ def test_a_notification_too_big_even_without_its_lists_is_sent_marked_truncated(
         True, ["lb-1"], []
     )  # fmt: skip
     assert "truncated" not in _doc(render(_db_outage()))
+    ended = replace(_maintenance_ended(*(_dead(f"i-{i}") for i in range(3))), summary=n.summary)
+    email = render(ended).message["email"]  # still names the first unhealthy backend
+    assert (
+        "\n  - DEAD: i-0 (10.0.0.1) port 80 on listener web (lsn-1)\n  ... and 2 more.\n" in email
+    )
     assert "truncated" not in _doc(render_group([_db_outage()], digest=False))
 
 
