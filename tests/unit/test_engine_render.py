@@ -307,6 +307,7 @@ def test_the_end_of_monitoring_of_a_listener_never_named_gives_its_id() -> None:
         "(it was degraded since 2024-05-01T12:01:00.000Z).\n"
         "Last error: -\n"
     ) in m.message["email"]
+    assert "\nObserved at: 2024-05-01T12:09:00.000Z; requestId: -\n" in m.message["email"]
 
 
 def test_restored_with_changes_says_so() -> None:
@@ -364,6 +365,15 @@ def test_subject_clips_the_load_balancer_name_to_40_characters() -> None:
     )  # the name clipped to 40 characters, the subject to 99
 
 
+def test_the_stack_is_named_in_16_sms_characters_and_24_of_the_subject() -> None:
+    m = render(_db_outage(), Origin("zlb-production-eu-west-1-blue", "eu-west-1"))
+    assert m.message["sms"].startswith("ZLB zlb-productio... CRIT lb-one: ")
+    assert m.subject.startswith("ZLB CRITICAL [zlb-production-eu-wes...]: lb-one: ")
+    m = render(_db_outage(), Origin("\u751f\u4ea7", ""))  # no ASCII at all: the default name
+    assert m.message["sms"].startswith("ZLB zlb-health CRIT lb-one: ")
+    assert m.subject.startswith("ZLB CRITICAL [zlb-health]: lb-one: ")
+
+
 def test_subject_falls_back_to_ids_for_names_without_ascii() -> None:
     n = _db_outage()
     data = n.to_dict()
@@ -382,23 +392,50 @@ def test_subject_falls_back_to_ids_for_names_without_ascii() -> None:
 
 
 def test_email_says_what_where_since_and_how_each_listener_serves() -> None:
-    email = render(_db_outage(), PROD).message["email"]
-    for expected in (
-        "severity CRITICAL",
-        "\nWhat changed:\n"
-        "  - DOWN: i-db1 (10.0.0.5) port 5432 on listener lsn-db (lsn-0001): Alive -> Dead",
-        "since 2024-05-01T12:02:00.000Z",
-        "Listeners with NO healthy backend:",
-        "lsn-db (lsn-0001): 0 of 2 backends healthy  <-- NO HEALTHY BACKEND",
-        "name-lsn-0002 (lsn-0002): 1 of 1 backends healthy",
-        "\nBackends: 3 (1 healthy, 0 partly down, 2 down, 0 health check off, 0 unknown) "
-        "on 2 listeners, 1 without a healthy backend.\n",
-        "Notification id: lb-1#00000001",
-        "Load balancer id: lb-1",
-        "Observed at: 2024-05-01T12:02:00.000Z; requestId: req-2",
-        "Sent by zlb-health stack zlb-prod in eu-west-1.",
-    ):
-        assert expected in email, expected
+    assert render(_db_outage(), PROD).message["email"] == (
+        "Backend health changed - severity CRITICAL\n"
+        "\n"
+        "lb-one: 2 backends down; no healthy backend left on lsn-db.\n"
+        "\n"
+        "Load balancer: lb-one (lb-1)\n"
+        "\n"
+        "What changed:\n"
+        "  - DOWN: i-db1 (10.0.0.5) port 5432 on listener lsn-db (lsn-0001): Alive -> Dead, "
+        "since 2024-05-01T12:02:00.000Z\n"
+        "  - DOWN: i-db2 (10.0.0.5) port 5432 on listener lsn-db (lsn-0001): Alive -> Dead, "
+        "since 2024-05-01T12:02:00.000Z\n"
+        "\n"
+        "Listeners with NO healthy backend:\n"
+        "  - lsn-db (lsn-0001)\n"
+        "\n"
+        "Health now, per listener (healthy: every checked port Alive):\n"
+        "  - lsn-db (lsn-0001): 0 of 2 backends healthy  <-- NO HEALTHY BACKEND\n"
+        "  - name-lsn-0002 (lsn-0002): 1 of 1 backends healthy\n"
+        "\n"
+        "Backends: 3 (1 healthy, 0 partly down, 2 down, 0 health check off, 0 unknown) "
+        "on 2 listeners, 1 without a healthy backend.\n"
+        "\n"
+        "Notification id: lb-1#00000001\n"
+        "Load balancer id: lb-1\n"
+        "Observed at: 2024-05-01T12:02:00.000Z; requestId: req-2\n"
+        "Sent by zlb-health stack zlb-prod in eu-west-1.\n"
+    )
+
+
+def test_the_email_lists_two_hundred_changes_and_listeners_and_counts_the_rest() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(*(be(f"i-{i}", listener=f"lsn-{i:03d}") for i in range(200)))
+    n = r.step(*(be(f"i-{i}", "Dead", listener=f"lsn-{i:03d}") for i in range(200)))
+    assert n is not None
+    assert (len(n.transitions), len(n.healthy_by_listener)) == (200, 200)
+    email = render(n).message["email"]
+    assert email.count("\n  - DOWN: ") == 200
+    assert " more changes" not in email
+    assert " more listeners." not in email
+    n = replace(n, healthy_by_listener=(*n.healthy_by_listener, ListenerHealth("lsn-x", "", 1, 1)))
+    email = render(n).message["email"]
+    assert email.count(" backends healthy") == 200
+    assert "\n  ... and 1 more listeners.\n" in email
 
 
 def test_email_of_an_added_backend_says_it_had_no_status_before() -> None:
@@ -456,10 +493,15 @@ def test_what_came_and_went_while_alerts_were_delayed_is_in_the_email_only() -> 
     )
     m = render(n)
     assert (
+        "\nWhile alerts were delayed (already over):\n"
         "  - i-1 on listener web: down and back, from 2024-05-01T12:02:00.000Z "
-        "to 2024-05-01T12:05:00.000Z"
+        "to 2024-05-01T12:05:00.000Z\n"
     ) in m.message["email"]
     assert "Notification id: lb-1#00000009 (stands for 7 notifications)" in m.message["email"]
+    two = render(replace(n, coalesced=2, resolved=(Resolved("i-2: down and back", "t0", None),)))
+    assert "\nNotification id: lb-1#00000009 (stands for 2 notifications)\n" in two.message["email"]
+    assert "  - i-2: down and back, from t0 to ?\n" in two.message["email"]  # still open
+    assert "\nNotification id: lb-1#00000009\n" in render(replace(n, coalesced=1)).message["email"]
     assert m.message["sms"] == (
         "ZLB zlb-health INFO one: 1 problem(s) came and went while alerts were delayed. See email."
     )
@@ -820,12 +862,28 @@ def test_a_notification_too_big_even_without_its_lists_is_sent_marked_truncated(
         True, ["lb-1"], []
     )  # fmt: skip
     assert "truncated" not in _doc(render(_db_outage()))
+    assert "truncated" not in _doc(render_group([_db_outage()], digest=False))
+    news = replace(
+        n,
+        monitor_events=tuple(
+            MonitorEvent(f"lsn-{i}", "restored", "2024-05-01T12:02:00.000Z", "t0", 2)
+            for i in (1, 2)
+        ),
+        resolved=(
+            Resolved("i-7: down and back", "t0", "t1"),
+            Resolved("i-8: down and back", "t0", "t1"),
+        ),
+    )
+    email = render(news).message["email"]  # the first of each, not the rest
+    assert "\nMonitoring of listener lsn-1 restored at " in email
+    assert "\n  - i-7: down and back, from t0 to t1\n" in email
+    assert "lsn-2" not in email
+    assert "i-8" not in email
     ended = replace(_maintenance_ended(*(_dead(f"i-{i}") for i in range(3))), summary=n.summary)
     email = render(ended).message["email"]  # still names the first unhealthy backend
     assert (
         "\n  - DEAD: i-0 (10.0.0.1) port 80 on listener web (lsn-1)\n  ... and 2 more.\n" in email
     )
-    assert "truncated" not in _doc(render_group([_db_outage()], digest=False))
 
 
 def test_the_engine_helpers_build_what_they_say() -> None:
