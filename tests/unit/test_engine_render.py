@@ -7,11 +7,12 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from engine_helpers import Runner, be, failure, observation
+from engine_helpers import Runner, at, be, failure, observation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zlb_health.config import Thresholds
+from zlb_health.engine.coalesce import coalesce
 from zlb_health.engine.notifications import (
     ListenerHealth,
     MonitorEvent,
@@ -20,7 +21,15 @@ from zlb_health.engine.notifications import (
     Transition,
     UnitStatus,
 )
-from zlb_health.engine.render import Origin, RenderedMessage, fill, render, render_group
+from zlb_health.engine.render import (
+    MESSAGE_BUDGET,
+    Origin,
+    RenderedMessage,
+    fill,
+    render,
+    render_group,
+)
+from zlb_health.engine.rules import retire
 from zlb_health.engine.text import ascii_text
 
 SMS_PART = 160  # characters of one plain-ASCII SMS part
@@ -357,12 +366,13 @@ def test_subject_names_severity_stack_and_what_happened() -> None:
     )
 
 
-def test_subject_clips_the_load_balancer_name_to_40_characters() -> None:
+def test_the_load_balancer_name_takes_40_subject_and_24_sms_characters() -> None:
     n = replace(_db_outage(), load_balancer_name="payments-gateway-production-eu-west-1-blue")
     assert render(n).subject == (
         "ZLB CRITICAL [zlb-health]: payments-gateway-production-eu-west-1...: 2 backends down; "
         "no healthy..."
     )  # the name clipped to 40 characters, the subject to 99
+    assert render(n).message["sms"].startswith("ZLB zlb-health CRIT payments-gateway-prod...: ")
 
 
 def test_the_stack_is_named_in_16_sms_characters_and_24_of_the_subject() -> None:
@@ -428,14 +438,16 @@ def test_the_email_lists_two_hundred_changes_and_listeners_and_counts_the_rest()
     n = r.step(*(be(f"i-{i}", "Dead", listener=f"lsn-{i:03d}") for i in range(200)))
     assert n is not None
     assert (len(n.transitions), len(n.healthy_by_listener)) == (200, 200)
-    email = render(n).message["email"]
-    assert email.count("\n  - DOWN: ") == 200
-    assert " more changes" not in email
-    assert " more listeners." not in email
+    m = render(n)
+    assert m.message["email"].count("\n  - DOWN: ") == 200
+    assert " more changes" not in m.message["email"]
+    assert " more listeners." not in m.message["email"]
+    assert (len(_doc(m)["healthyByListener"]), _doc(m)["listenersOmitted"]) == (200, 0)
     n = replace(n, healthy_by_listener=(*n.healthy_by_listener, ListenerHealth("lsn-x", "", 1, 1)))
-    email = render(n).message["email"]
-    assert email.count(" backends healthy") == 200
-    assert "\n  ... and 1 more listeners.\n" in email
+    m = render(n)
+    assert m.message["email"].count(" backends healthy") == 200
+    assert "\n  ... and 1 more listeners.\n" in m.message["email"]
+    assert (len(_doc(m)["healthyByListener"]), _doc(m)["listenersOmitted"]) == (200, 1)
 
 
 def test_email_of_an_added_backend_says_it_had_no_status_before() -> None:
@@ -506,6 +518,45 @@ def test_what_came_and_went_while_alerts_were_delayed_is_in_the_email_only() -> 
         "ZLB zlb-health INFO one: 1 problem(s) came and went while alerts were delayed. See email."
     )
     assert _doc(m)["coalesced"] == 7
+
+
+def test_sms_says_which_listener_has_no_backend_left_unless_the_load_balancer_is_gone() -> None:
+    r = Runner(Thresholds(1, 1, 3, 0))
+    r.step(be("i-1"), be("i-2", listener="lsn-2"))
+    r.step(be("i-1"))
+    emptied = r.step(be("i-1"))
+    assert emptied is not None
+    assert render(emptied).message["sms"] == (
+        "ZLB zlb-health WARN lb-one: name-lsn-2 has NO backend left. REMOVED 1: i-2:80"
+    )
+    assert r.state is not None
+    last = retire(r.state, "unmonitored", at=at(4)).notification
+    assert last is not None
+    net = coalesce([emptied, last])
+    assert net is not None
+    assert render(net).message["sms"] == (
+        "ZLB zlb-health INFO lb-one: no longer monitored. "
+        "REMOVED 2: name-lsn-2/i-2:80,name-lsn-1/i-1:80"
+    )
+
+
+def test_sms_tells_every_monitoring_news_and_what_came_and_went() -> None:
+    restored = [MonitorEvent(lsn, "restored", "t1", "t0", 0) for lsn in ("lsn-a", "lsn-b")]
+    n = Notification(
+        id="lb-1#00000005",
+        event_type="monitor_restored",
+        severity="info",
+        load_balancer_id="lb-1",
+        load_balancer_name="lb-one",
+        observed_at="2024-05-01T12:05:00.000Z",
+        summary="lb-one: monitoring restored.",
+        monitor_events=tuple(restored),
+        resolved=(Resolved("i-1: down and back", "t0", "t1"),),
+    )
+    assert render(n).message["sms"] == (
+        "ZLB zlb-health INFO lb-one: Monitoring lsn-a restored. Monitoring lsn-b restored. "
+        "1 problem(s) came and went while alerts were delayed. See email."
+    )
 
 
 def test_a_deleted_load_balancer_says_so() -> None:
@@ -605,6 +656,39 @@ def test_the_end_of_maintenance_lists_what_is_still_unhealthy() -> None:
     assert render(long).message["sms"].endswith(clipped)  # a target clipped to 22, a port to 11
 
 
+def test_the_json_of_the_end_of_maintenance_names_the_silence_and_what_is_unhealthy() -> None:
+    over = Resolved("i-2: down and back", "t0", "t1")
+    n = _maintenance_ended(_dead("i-1"), resolved=(over,), request_id="req-9")
+    assert _doc(render(n)) == {
+        "schemaVersion": 1,
+        "id": "lb-1#00000002~end",
+        "ids": ["lb-1#00000002~end"],
+        "coalesced": 1,
+        "eventType": "maintenance_ended",
+        "severity": "warning",
+        "loadBalancerId": "lb-1",
+        "loadBalancerName": "lb-one",
+        "observedAt": ENDED_AT,
+        "requestId": "req-9",
+        "source": {"stack": "zlb-health", "region": ""},
+        "summary": "lb-one: maintenance sil-9 ended.",
+        "transitions": [],
+        "transitionsOmitted": 0,
+        "counts": {},
+        "criticalListeners": [],
+        "healthyByListener": [],
+        "listenersOmitted": 0,
+        "monitor": None,
+        "monitorEvents": [],
+        "monitorRestored": False,
+        "resolved": [{"what": "i-2: down and back", "started": "t0", "ended": "t1"}],
+        "retired": None,
+        "maintenance": "sil-9",
+        "unhealthy": [_dead("i-1").to_dict()],
+        "unhealthyOmitted": 0,
+    }
+
+
 def test_still_down_items_are_shown_only_with_room_left_for_a_count() -> None:
     # 60 characters up to "Still DOWN 4:", then three items of 25: 138.
     long = [_dead("i-" + c * 20) for c in "abc"]
@@ -655,12 +739,14 @@ def test_the_end_of_maintenance_with_nothing_down_tells_what_changed() -> None:
 
 def test_the_email_lists_two_hundred_unhealthy_backends_and_counts_the_rest() -> None:
     units = [_dead(f"i-{i:03d}") for i in range(201)]
-    email = render(_maintenance_ended(*units[:200])).message["email"]
-    assert email.count("\n  - DEAD: ") == 200
-    assert "more." not in email
-    email = render(_maintenance_ended(*units)).message["email"]
-    assert email.count("\n  - DEAD: ") == 200
-    assert "\n  ... and 1 more.\n" in email
+    m = render(_maintenance_ended(*units[:200]))
+    assert m.message["email"].count("\n  - DEAD: ") == 200
+    assert "more." not in m.message["email"]
+    assert (len(_doc(m)["unhealthy"]), _doc(m)["unhealthyOmitted"]) == (200, 0)
+    m = render(_maintenance_ended(*units))
+    assert m.message["email"].count("\n  - DEAD: ") == 200
+    assert "\n  ... and 1 more.\n" in m.message["email"]
+    assert (len(_doc(m)["unhealthy"]), _doc(m)["unhealthyOmitted"]) == (200, 1)
 
 
 def test_ascii_text() -> None:
@@ -850,11 +936,14 @@ def test_huge_notification_stays_within_the_sns_limit() -> None:
 
 
 def test_a_notification_too_big_even_without_its_lists_is_sent_marked_truncated() -> None:
-    n = replace(_db_outage(), summary="\u00e9" * 120_000)
+    n = replace(
+        _db_outage(), summary="\u00e9" * 120_000, coalesced=2, ids=("lb-1#0", "lb-1#00000001")
+    )
     m = render(n)
     doc = _doc(m)
     assert doc["truncated"] is True
     assert (doc["transitions"], doc["transitionsOmitted"], doc["ids"]) == ([], 2, [n.id])
+    assert _doc(render(replace(n, summary="")))["ids"] == ["lb-1#0", "lb-1#00000001"]
     assert _sms_ok(m.message["sms"])
     assert _subject_ok(m.subject)
     alone = _doc(render_group([n], digest=False))  # a group of one is that notification's
@@ -884,6 +973,21 @@ def test_a_notification_too_big_even_without_its_lists_is_sent_marked_truncated(
     assert (
         "\n  - DEAD: i-0 (10.0.0.1) port 80 on listener web (lsn-1)\n  ... and 2 more.\n" in email
     )
+
+
+def test_a_message_exactly_at_the_budget_is_kept_whole_and_one_byte_over_is_shrunk() -> None:
+    down = Transition("lsn-1", "web", "i-1", "10.0.0.1", "80", None, "Alive", "Dead", None, "down")
+    base = replace(_db_outage(), transitions=(down,) * 200)
+
+    def padded(extra: int) -> Notification:  # a count only the JSON shows: one byte a character
+        return replace(base, counts={**base.counts, "p" * extra: 0})
+
+    pad = 1 + MESSAGE_BUDGET - render(padded(1)).size
+    at_budget = render(padded(pad))
+    assert at_budget.size == MESSAGE_BUDGET
+    assert len(_doc(at_budget)["transitions"]) == 200  # the first attempt, whole
+    one_over = render(padded(pad + 1))
+    assert len(_doc(one_over)["transitions"]) == 100  # the next, shorter one
 
 
 def test_the_engine_helpers_build_what_they_say() -> None:
