@@ -465,6 +465,34 @@ def test_a_group_names_a_load_balancer_by_any_of_its_notifications_or_else_by_id
     )
 
 
+def test_a_group_s_sms_names_the_stack_in_16_characters_and_each_load_balancer_in_20() -> None:
+    long = Origin("zlb-production-eu-west-1-blue", "eu-west-1")
+    ns = [
+        replace(
+            _n("lb-a", event_type="monitor_degraded"), load_balancer_name="payments-gateway-prod"
+        ),
+        _n("lb-b", event_type="monitor_degraded"),
+    ]
+    assert render_group(ns, digest=False, origin=long).message["sms"] == (
+        "ZLB zlb-productio... WARN: monitoring degraded for 2 load balancers: "
+        "payments-gateway-...,name-lb-b."
+    )
+    assert render_group(ns, digest=True, origin=long).message["sms"] == (
+        "ZLB zlb-productio...: 2 load balancers changed: 0 crit, 2 warn, 0 info. See email."
+    )
+    chinese = Origin("\u751f\u4ea7", "")  # no ASCII at all: the default name
+    assert (
+        render_group(ns, digest=True, origin=chinese)
+        .message["sms"]
+        .startswith("ZLB zlb-health: 2 load balancers changed: ")
+    )
+    assert (
+        render_group(ns, digest=False, origin=chinese)
+        .message["sms"]
+        .startswith("ZLB zlb-health WARN: monitoring degraded for 2 load balancers: ")
+    )
+
+
 def test_a_group_of_one_load_balancer_says_so_and_keeps_its_id() -> None:
     first = _n("lb-a", event_type="monitor_restored", severity="info")
     m = render_group([first, replace(first, id="lb-a#00000002")], digest=False)
