@@ -9,6 +9,7 @@ mistake.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 import threading
@@ -18,8 +19,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from hypothesis import Phase, settings
 
 from zlb_health_tools.emulator import signature
+
+# Under `make mutation` (tools/zlb_health_tools/mutation.py sets ZLB_MUTATION=1): the same
+# examples, as many, but a property test stops at its first failing example instead of
+# shrinking it to a minimal one (a mutant is detected either way; shrinking a failure of a
+# mutated from_dict took about a minute per mutant), and no example database, so no mutant's
+# result depends on the failures of the mutants run before it.
+settings.register_profile(
+    "mutation", phases=(Phase.explicit, Phase.reuse, Phase.generate), database=None
+)
+if os.environ.get("ZLB_MUTATION"):
+    settings.load_profile("mutation")
 
 TEST_KEY_ID = "AKID-test-0001"
 TEST_PASSWORD = "pw-Gu5t9xGARNpq86cd98joQYCN3-secret"

@@ -7,6 +7,7 @@ from engine_helpers import at
 from zlb_health.config import Thresholds
 from zlb_health.engine.fleet import FleetEvaluation, apply_discovery, with_known
 from zlb_health.engine.observation import DiscoveryResult, ScopeFailure
+from zlb_health.engine.render import render
 from zlb_health.engine.state import FleetState, MonitorState
 
 THRESHOLDS = Thresholds(2, 2, 2, 0)
@@ -100,6 +101,22 @@ def test_discovery_failing_twice_is_degraded_once_and_restored_once() -> None:
     )  # fmt: skip
     assert (back.new_state.monitor, back.new_state.seq, back.changed) == (MonitorState(), 2, True)
     assert (after.notification, after.changed) == (None, False)
+
+
+def test_discovery_degraded_reads_as_the_fleet_s_own_news() -> None:
+    _, two = _run(_failed(1), _failed(2))
+    assert two.notification is not None
+    m = render(two.notification)
+    assert m.message["sms"] == (
+        "ZLB zlb-health WARN load balancer discovery: "
+        "Monitoring degraded, 2 failed API calls (auth AUTH_FAILED)."
+    )
+    assert (
+        "\nMonitoring of load balancer discovery (DescribeLoadBalancers) degraded since "
+        "2024-05-01T12:01:00.000Z, after 2 failed API calls in a row.\n"
+        "Last error: auth AUTH_FAILED, HTTP 401, requestId req-fail-2\n"
+        "Zenlayer said: bad key\n"
+    ) in m.message["email"]
 
 
 def test_the_registry_of_known_load_balancers_is_updated_on_a_copy() -> None:

@@ -1248,6 +1248,23 @@ def test_a_change_stored_before_ports_renumbering_and_reasons_reads_without_them
     assert Transition.from_dict(data) == transition
 
 
+def test_a_notification_stored_before_its_later_fields_reads_without_them() -> None:
+    n = Notification("lb-1#1", "health_change", "info", "lb-1", "one", "2024-05-01T12:00Z", "s")
+    first = {"id", "eventType", "severity", "loadBalancerId", "loadBalancerName", "observedAt"}
+    data = {k: v for k, v in n.to_dict().items() if k in first | {"summary"}}
+    assert Notification.from_dict(data) == n  # every later field at its default
+    event = MonitorEvent("", "degraded", "2024-05-01T12:02Z", "2024-05-01T12:01Z", 2)
+    data = {k: v for k, v in event.to_dict().items() if v is not None or k == "since"}
+    assert set(data) == {"scope", "change", "at", "since", "consecutiveFailures"}
+    assert MonitorEvent.from_dict(data) == event
+    health = ListenerHealth("lsn-1", "web", 2, 3)  # before partly-down and down were counted
+    data = {"listenerId": "lsn-1", "listenerName": "web", "healthy": 2, "total": 3}
+    assert ListenerHealth.from_dict(data) == health
+    assert Resolved.from_dict({"what": "i-1"}) == Resolved("i-1", None, None)
+    unit = UnitStatus("lsn-1", "web", "i-1", "10.0.0.1", "80", None, "Dead", None)
+    assert UnitStatus.from_dict({k: v for k, v in unit.to_dict().items() if k != "since"}) == unit
+
+
 def test_five_thousand_backends_stay_small_once_compressed() -> None:
     thresholds = Thresholds(2, 2, 3, 0)
     backends = tuple(

@@ -257,8 +257,9 @@ def stage(repo: Path, workdir: Path, globs: Sequence[str]) -> None:
 
 
 def tools_env(repo: Path) -> dict[str, str]:
-    """zlb_health_tools (never mutated) from the work tree; zlb_health only from the stage."""
-    return dict(os.environ, PYTHONPATH=str(repo / "tools"))
+    """zlb_health_tools (never mutated) from the work tree; zlb_health only from the stage.
+    ZLB_MUTATION: tests/unit/conftest.py's hypothesis profile (no shrinking, no database)."""
+    return dict(os.environ, PYTHONPATH=str(repo / "tools"), ZLB_MUTATION="1")
 
 
 def mutmut(workdir: Path, env: dict[str, str], *args: str, log: Path | None = None) -> str:
