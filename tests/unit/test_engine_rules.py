@@ -228,6 +228,19 @@ def test_detail_appearing_for_a_down_backend_keeps_it_down() -> None:
     assert r.unit(K1, "80") == ("Dead", "Dead")
 
 
+def test_detail_appearing_mid_streak_keeps_the_streak() -> None:
+    """The backend's Dead streak began without per-port detail: its ports carry it on, so the
+    outage is told when the threshold is reached, not one observation later."""
+    r = Runner(Thresholds(2, 2, 3, 0))
+    r.step(be())
+    assert r.step(be(status="Dead")) is None  # Dead 1 of 2, no detail
+    n = r.step(be(status="Dead", detail={80: "Dead"}))
+    assert n is not None
+    assert [(t.ports, t.kind, t.previous_status) for t in n.transitions] == [
+        ((80,), "down", "Alive")
+    ]
+
+
 def test_a_port_first_seen_after_a_word_naming_no_port_is_told_against_it() -> None:
     """Users heard "i-1: health check disabled" with no port named (no detail then). Port 443,
     seen for the first time later, is still covered by that word: its Alive is "enabled"."""

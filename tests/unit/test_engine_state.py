@@ -74,12 +74,24 @@ def test_statuses_are_stored_as_one_letter_and_any_other_status_as_it_came() -> 
 def test_a_portless_word_and_the_ports_seen_since_are_stored_only_when_set() -> None:
     units = {"80": UnitState("Alive", "Close")}
     plain = BackendState("lsn-1", "web", "i-1", "10.0.0.1", "80", units)
-    covered = dataclasses.replace(plain, portless_word="Close", seen_ports={"80", "8080"})
+    covered = dataclasses.replace(plain, portless_word="Close", seen_ports={"8080", "443", "80"})
     state = LbState("lb-1", backends={"plain": plain, "covered": covered})
     stored = state.to_dict()["b"]
     assert len(stored["plain"]) == 8  # a state written before the field reads the same
-    assert stored["covered"][8] == ["C", ["80", "8080"]]
+    assert stored["covered"][8] == ["C", ["80", "443", "8080"]]  # in port order: equal states
     assert LbState.from_dict(state.to_dict()) == state
+
+
+def test_when_the_last_snapshot_was_written_is_kept_by_copies_and_the_stored_form() -> None:
+    """Lost, every run would find the heartbeat due and write a snapshot (issue 12)."""
+    at = "2026-11-23T12:00:00.000Z"
+    state = LbState("lb-1", snapshot_at=at)
+    assert state.copy().snapshot_at == at
+    assert state.to_dict()["h"] == at
+    assert LbState.from_dict(state.to_dict()).snapshot_at == at
+    older = state.to_dict()
+    del older["h"]  # written before the field: no snapshot known, one is due
+    assert LbState.from_dict(older).snapshot_at is None
 
 
 class _NoOffset(tzinfo):
