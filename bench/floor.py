@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import urllib3
 
 from zlb_health.zenlayer import API_PATH, API_VERSION, signing
-
-CONTENT_TYPE = "application/json"
+from zlb_health.zenlayer.client import CONTENT_TYPE, SERVICE
 
 
 def main() -> None:
@@ -46,7 +45,7 @@ def main() -> None:
             "Content-Type": CONTENT_TYPE,
             "X-ZC-Action": "DescribeBackendHealth",
             "X-ZC-Version": API_VERSION,
-            "X-ZC-Service": "zlb",
+            "X-ZC-Service": SERVICE,
             "X-ZC-Timestamp": str(timestamp),
             "X-ZC-Signature-Method": signing.ALGORITHM,
             "Authorization": signing.authorization_header(access_key_id=key_id, signature_hex=sig),

@@ -170,14 +170,9 @@ def workload_a(
         if naive:
             stack = create_local_stack(aws.url, prefix="bench-naive")
             env = {
-                **clean_env(),
+                **_client_env(emu.url, _ids(largest)),
                 **aws.env(),
-                "NO_PROXY": "127.0.0.1,localhost",
                 "TABLE_NAME": stack.table_name,
-                "LOAD_BALANCER_IDS": ",".join(_ids(largest)),
-                "BENCH_EMULATOR_URL": emu.url,
-                "BENCH_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
-                "BENCH_ACCESS_KEY_PASSWORD": DEMO_ACCESS_KEY_PASSWORD,
             }
             _, result, _ = timed_spawn([sys.executable, "-m", "bench.naive_sdk"], env)
             result["lbs"] = largest
@@ -186,16 +181,24 @@ def workload_a(
     return out
 
 
-def poll_floor(emulator_url: str, lb_ids: list[str], passes: int) -> dict[str, Any]:
-    """The poll's requests made as cheaply as a client can, same emulator and concurrency
-    (`bench/floor.py`): what the stand-ins on these cores leave for any client."""
-    env = {
+def _client_env(emulator_url: str, lb_ids: list[str]) -> dict[str, str]:
+    """The environment of a stand-alone client script (`bench/naive_sdk.py`, `bench/floor.py`):
+    the emulator, its demo key and the load balancers to poll."""
+    return {
         **clean_env(),
         "NO_PROXY": "127.0.0.1,localhost",
         "LOAD_BALANCER_IDS": ",".join(lb_ids),
         "BENCH_EMULATOR_URL": emulator_url,
         "BENCH_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
         "BENCH_ACCESS_KEY_PASSWORD": DEMO_ACCESS_KEY_PASSWORD,
+    }
+
+
+def poll_floor(emulator_url: str, lb_ids: list[str], passes: int) -> dict[str, Any]:
+    """The poll's requests made as cheaply as a client can, same emulator and concurrency
+    (`bench/floor.py`): what the stand-ins on these cores leave for any client."""
+    env = {
+        **_client_env(emulator_url, lb_ids),
         "BENCH_CONCURRENCY": str(CONCURRENCY),
         "BENCH_PASSES": str(passes),
     }

@@ -230,6 +230,7 @@ class _Gathering:
         self._observed_at = observed_at
         self._answered = answered
         self._expected = Counter(t.load_balancer_id for t in plan.targets)
+        self.lb_ids = list(self._expected)  # in the plan's order
         self._outcomes: dict[str, list[Outcome[tuple[int, Target], BackendHealthResult]]] = {}
         self._done: dict[str, LbObservation] = {}
         self._lock = threading.Lock()
@@ -239,7 +240,7 @@ class _Gathering:
         with self._lock:
             outcomes = self._outcomes.setdefault(lb_id, [])
             outcomes.append(outcome)
-            if len(outcomes) < self._expected[lb_id]:
+            if len(outcomes) < self._expected[lb_id] or not all(o.started for o in outcomes):
                 return
         observation = self._observation(lb_id, sorted(outcomes, key=lambda o: o.item[0]))
         with self._lock:
@@ -264,11 +265,7 @@ class _Gathering:
         """Every complete observation, in the plan's order of load balancers."""
         with self._lock:
             done = dict(self._done)
-        return {
-            lb_id: done[lb_id]
-            for lb_id in dict.fromkeys(t.load_balancer_id for t in self._plan.targets)
-            if lb_id in done
-        }
+        return {lb_id: done[lb_id] for lb_id in self.lb_ids if lb_id in done}
 
 
 class Monitor:
@@ -449,25 +446,20 @@ class Monitor:
 
         def poll(target: tuple[int, Target]) -> BackendHealthResult:
             _index, t = target
-            try:
-                result = self.client.describe_backend_health(
-                    t.load_balancer_id, t.listener_id, deadline=deadline
-                )
-            except Exception as error:
-                gathering.add(Outcome(target, error=error))
-                raise
-            gathering.add(Outcome(target, result=result))
-            return result
+            return self.client.describe_backend_health(
+                t.load_balancer_id, t.listener_id, deadline=deadline
+            )
 
         fan_out(
-            list(enumerate(plan.targets)),
+            list(enumerate(plan.targets)),  # the index keeps each load balancer's targets in order
             poll,
             max_workers=self.config.api_concurrency,
             deadline=deadline,
             clock=self._monotonic,
+            on_outcome=gathering.add,
         )
         observations = gathering.observations()
-        for lb_id in dict.fromkeys(t.load_balancer_id for t in plan.targets):
+        for lb_id in gathering.lb_ids:
             if lb_id not in observations:
                 logger.warning("not checked: deadline reached", extra={"load_balancer_id": lb_id})
         return observations

@@ -75,6 +75,33 @@ def test_order_and_per_item_failures() -> None:
     assert str(outcomes[1].error) == "no bad1"
 
 
+def test_each_outcome_is_handed_over_as_it_is_made() -> None:
+    """`on_outcome` sees every outcome, started or not, before fan_out returns them all."""
+    now = [0.0]
+    seen: list[Outcome[str, str]] = []
+
+    def work(item: str) -> str:
+        now[0] = 10.0 if item == "b" else now[0]  # "b" uses up the time: "c" is not started
+        if item == "b":
+            raise ValueError("no b")
+        return item.upper()
+
+    outcomes = fan_out(
+        ["a", "b", "c"],
+        work,
+        max_workers=1,
+        deadline=5.0,
+        clock=lambda: now[0],
+        on_outcome=seen.append,
+    )
+    assert seen == outcomes
+    assert [(o.item, o.result, o.started) for o in seen] == [
+        ("a", "A", True),
+        ("b", None, True),
+        ("c", None, False),
+    ]
+
+
 def test_items_after_the_deadline_are_reported_not_started() -> None:
     now = [0.0]
     started: list[int] = []

@@ -2,7 +2,9 @@
 
 Every item gets exactly one Outcome, in the order of the items: a result, the exception its call
 raised (one failure never stops the others), or `started=False` with DeadlineExceededError when the
-deadline had passed before a worker reached it. Work already in flight is not interrupted; the
+deadline had passed before a worker reached it. `on_outcome`, when given, also receives each
+Outcome as soon as it is made (on the worker's thread), so a caller can act on early results
+while later calls are still in flight. Work already in flight is not interrupted; the
 work function is expected to honour the same deadline itself (the client does).
 """
 
@@ -39,6 +41,7 @@ def fan_out(
     max_workers: int,
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    on_outcome: Callable[[Outcome[T, R]], None] | None = None,
 ) -> list[Outcome[T, R]]:
     """Call `work(item)` for every item on at most `max_workers` threads; never raises for one."""
     if max_workers < 1:
@@ -47,6 +50,12 @@ def fan_out(
         return []
 
     def run(item: T) -> Outcome[T, R]:
+        outcome = attempt(item)
+        if on_outcome is not None:
+            on_outcome(outcome)
+        return outcome
+
+    def attempt(item: T) -> Outcome[T, R]:
         if deadline is not None and clock() >= deadline:
             return Outcome(
                 item,
