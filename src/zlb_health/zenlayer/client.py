@@ -11,7 +11,6 @@ built from status, code, request id and (scrubbed, truncated) server text only.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import random
@@ -505,6 +504,8 @@ def _clean_str(value: object, *, limit: int = MAX_STRING) -> str | None:
     """A printable, bounded version of a server-provided string (None if not a string)."""
     if not isinstance(value, str) or not value:
         return None
+    if len(value) <= limit and value.isprintable():
+        return value  # the usual case, without a pass per character
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in value[:limit])
     return cleaned + ("..." if len(value) > limit else "")
 
@@ -624,39 +625,41 @@ def parse_backends(
     for index, item in enumerate(raw):
         where = f"backends[{index}]"
         try:
-            backend = _parse_identity(shape, item, where)
+            identity = _parse_identity(shape, item, where)
         except MalformedResponseError as error:
             notes.append(f"{error.message} (row skipped)")
             continue
         try:
-            health = _parse_health(shape, item, where)
+            status, detail = _parse_health(shape, item, where)
         except MalformedResponseError as error:
             notes.append(f"{error.message} (status taken as Unknown)")
-            health = (UNKNOWN, ())
-        out.append(
-            dataclasses.replace(backend, health_status=health[0], health_status_detail=health[1])
-        )
+            status, detail = UNKNOWN, ()
+        out.append(BackendHealth(*identity, status, detail))
     if raw and not out:
         raise shape.fail("backends", f"none of the {len(raw)} rows names a backend: {notes[0]}")
     return tuple(out), tuple(notes)
 
 
-def _parse_identity(shape: _Shape, item: object, where: str) -> BackendHealth:
+_Identity = tuple[str, str, str, str, str | None, str, int | None, int | None]
+
+
+def _parse_identity(shape: _Shape, item: object, where: str) -> _Identity:
+    """A row's identity fields, in BackendHealth's order (its status follows them): one
+    object built per row, as this runs for every backend of every answer."""
     entry = shape.as_obj(item, where)
     instance_id = shape.opt_str(entry, "instanceId", where) or None
     private_ip = shape.opt_str(entry, "privateIpAddress", where) or ""
     if instance_id is None and not private_ip:
         raise shape.fail(where, "has neither privateIpAddress nor instanceId")
-    return BackendHealth(
-        listener_id=shape.req_str(entry, "listenerId", where),
-        listener_name=shape.opt_str(entry, "listenerName", where) or "",
-        protocol=shape.opt_str(entry, "protocol", where) or "",
-        listener_port=shape.port_str(entry, "listenerPort", where),
-        instance_id=instance_id,
-        private_ip_address=private_ip,
-        backend_port=shape.opt_int(entry, "backendPort", where),
-        weight=shape.opt_int(entry, "weight", where),
-        health_status=UNKNOWN,
+    return (
+        shape.req_str(entry, "listenerId", where),
+        shape.opt_str(entry, "listenerName", where) or "",
+        shape.opt_str(entry, "protocol", where) or "",
+        shape.port_str(entry, "listenerPort", where),
+        instance_id,
+        private_ip,
+        shape.opt_int(entry, "backendPort", where),
+        shape.opt_int(entry, "weight", where),
     )
 
 
