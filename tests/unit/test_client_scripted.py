@@ -650,10 +650,15 @@ def test_server_strings_are_cut_at_256_characters_and_made_printable(
     pool.push(
         response(400, {"requestId": "r" * 256, "code": "A\x1bB\nC"}),
         response(400, {"requestId": "r" * 257}),
+        response(400, {"requestId": "\x1b" + "r" * 255}),
+        response(400, {"requestId": "\x1b" + "r" * 256}),
     )
     first = raised(make())
     assert (first.request_id, first.code) == ("r" * 256, "A?B?C")
     assert raised(make()).request_id == "r" * 256 + "..."
+    # Not printable: each character checked; at the limit nothing is cut, one over is.
+    assert raised(make()).request_id == "?" + "r" * 255
+    assert raised(make()).request_id == "?" + "r" * 255 + "..."
 
 
 @pytest.mark.parametrize(

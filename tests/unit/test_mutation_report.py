@@ -90,6 +90,22 @@ def test_an_explained_mutant_that_is_now_killed_is_reported_stale() -> None:
     assert stale == [f"{CONFIG}: listed in docs/mutation.md but now killed"]
 
 
+def test_a_row_naming_a_mutant_the_run_did_not_make_is_stale_in_a_module_it_mutated() -> None:
+    gone = CONFIG[:-1] + "9"
+    explained = parse_explanations(DOCS)
+    explained[gone] = explained[CONFIG]
+    _, _, stale = score_modules({CONFIG: "killed"}, explained, {})
+    assert stale == [
+        f"{CONFIG}: listed in docs/mutation.md but now killed",
+        f"{gone}: listed in docs/mutation.md but no longer a mutant",
+    ]
+    # A module this run did not mutate keeps its rows unquestioned.
+    _, _, stale = score_modules(
+        {"zlb_health.zenlayer.fanout.x_run__mutmut_1": "killed"}, explained, {}
+    )
+    assert stale == []
+
+
 def test_the_results_table_keeps_the_rows_of_modules_not_run() -> None:
     before = (
         "intro\n<!-- mutation-results:begin -->\n| module | ... |\n"

@@ -68,6 +68,29 @@ def test_a_failed_check_is_no_data() -> None:
     assert minutes_by_status(found) == {"alive": 10.0, "dead": 10.0, "other": 0.0}
 
 
+def _silence(
+    cron: str | None,
+    duration: int | None,
+    zone: str = "UTC",
+    *,
+    ends: str = "2027-03-31T00:00:00+00:00",
+    expired_at: str | None = None,
+) -> Silence:
+    return Silence(
+        id="sil-1",
+        load_balancer_id="lb-a",
+        starts="2027-03-01T00:00:00+00:00",
+        ends=ends,
+        expired_at=expired_at,
+        cron=cron,
+        duration_minutes=duration,
+        timezone=zone,
+        comment="c",
+        author="a",
+        created_at="2027-03-01T00:00:00+00:00",
+    )
+
+
 @pytest.mark.parametrize(
     ("cron", "duration", "zone"),
     [
@@ -80,24 +103,44 @@ def test_a_failed_check_is_no_data() -> None:
 def test_a_silences_windows_are_exactly_the_minutes_it_is_active(
     cron: str, duration: int, zone: str
 ) -> None:
-    silence = Silence(
-        id="sil-1",
-        load_balancer_id="lb-a",
-        starts="2027-03-01T00:00:00+00:00",
+    silence = _silence(
+        cron,
+        duration,
+        zone,
         ends="2027-04-10T00:00:00+00:00",
         expired_at="2027-04-05T01:00:00+00:00",
-        cron=cron,
-        duration_minutes=duration,
-        timezone=zone,
-        comment="c",
-        author="a",
-        created_at="2027-03-01T00:00:00+00:00",
     )
     start, end = datetime(2027, 3, 20, tzinfo=UTC), datetime(2027, 4, 12, tzinfo=UTC)
     windows = silence.windows(start, end)
     assert windows == sorted(windows)
-    assert all(lo < hi <= next_lo for (lo, hi), (next_lo, _) in itertools.pairwise(windows))
+    # Windows that touch or overlap are merged: each listed window is followed by a gap.
+    assert all(lo < hi < next_lo for (lo, hi), (next_lo, _) in itertools.pairwise(windows))
     minutes = random.Random(20261201).sample(range(int((end - start).total_seconds() // 60)), 3000)
     for minute in minutes:
         moment = start + timedelta(minutes=minute)
         assert any(lo <= moment < hi for lo, hi in windows) == silence.active_at(moment), moment
+
+
+def clock(hour: int, minute: int = 0) -> datetime:
+    return datetime(2027, 3, 10, hour, minute, tzinfo=UTC)
+
+
+def test_windows_that_touch_are_one_window() -> None:
+    every_half_hour = _silence("*/30 * * * *", 30)
+    assert every_half_hour.windows(clock(0), clock(2)) == [(clock(0), clock(2))]
+
+
+def test_a_span_that_begins_as_a_window_closes_has_no_window() -> None:
+    daily = _silence("0 10 * * *", 30)  # 10:00 to 10:30
+    assert daily.windows(clock(10, 30), clock(11)) == []
+    assert daily.windows(clock(10, 29), clock(11)) == [(clock(10, 29), clock(10, 30))]
+
+
+def test_an_empty_span_has_no_window() -> None:
+    one_off = _silence(None, None)
+    assert one_off.windows(clock(10), clock(10)) == []
+    assert one_off.windows(clock(10), clock(10, 1)) == [(clock(10), clock(10, 1))]
+    # The silence ended exactly where the span begins.
+    assert (
+        one_off.windows(datetime(2027, 3, 31, tzinfo=UTC), datetime(2027, 4, 2, tzinfo=UTC)) == []
+    )
