@@ -646,6 +646,10 @@ def shards_section(sharded: dict[str, Any], memory_mb: int) -> list[str]:
         f"every STATE item; runs moto timed out in warm-up: {sharded.get('warmup_errors', 0)}, "
         f"their items created by the next tick), then the median of {sharded['runs']} ticks "
         f"(ticks measured again after a moto timeout: {sharded.get('measured_retries', 0)}). "
+        "The function's AWS calls wait up to "
+        f"{sharded.get('aws_read_timeout_s', 2.0):.0f} s for moto here instead of its 2 s read "
+        "timeout (`BENCH_AWS_READ_TIMEOUT`; moto serves one request at a time): a slow call "
+        "lengthens the measured cycle instead of failing the run. "
         f"Load average when it started: {sharded['loadavg']:.2f}.",
         "",
         *_md_table(

@@ -751,6 +751,11 @@ FUNCTION_TIMEOUT_S = 50.0
 API_BUDGET_S = FUNCTION_TIMEOUT_S - min(12.0, max(3.0, FUNCTION_TIMEOUT_S * 0.25))
 
 
+# moto holds one lock for every request; at 10,000 load balancers a call can wait behind the
+# others' writes for longer than the function's 2 s read timeout (adapters/aws.py).
+SHARDS_AWS_READ_TIMEOUT_S = 10.0
+
+
 def workload_shards(
     aws: LocalAws,
     secret: str,
@@ -778,11 +783,13 @@ def workload_shards(
         "shard_sizes": [sizes[i] for i in range(shards)],
         "loadavg": loadavg(),
         "api_budget_s": API_BUDGET_S,
+        "aws_read_timeout_s": SHARDS_AWS_READ_TIMEOUT_S,
     }
     fleet = generate_fleet(load_balancers, 1, 1, latency_ms=LATENCY_MS)
     with Emulator(fleet, log_requests=False) as emu:
         stack = create_local_stack(aws.url, prefix="bench-s")
         env = function_env(aws, stack, emu, secret, lb_ids=None, concurrency=CONCURRENCY)
+        env["BENCH_AWS_READ_TIMEOUT"] = str(SHARDS_AWS_READ_TIMEOUT_S)
         fn = FunctionProcess(env)
 
         def tick(*, tolerate: bool = False) -> list[dict[str, Any]]:
