@@ -7,6 +7,7 @@ process (bench/worker.py), so its CPU time and memory are its own.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -217,6 +218,10 @@ class FunctionProcess:
         """One invocation. `tolerate`: a run that raises (e.g. RunIncompleteError when moto
         times out under the first runs' writes) is reported in "error", not fatal."""
         command = {"cmd": "run", "event": event, "profile": profile, "label": label}
+        # The stand-ins' heap in this process (the emulator's fleet, moto's items) is
+        # long-lived: frozen, no full collection walks it (seconds at 10,000 load balancers)
+        # while the function waits for their answers.
+        gc.freeze()
         return self._ask({**command, "tolerate": tolerate})
 
     def ask(self, cmd: str, **fields: Any) -> dict[str, Any]:
@@ -265,6 +270,29 @@ def latency_bound(load_balancers: int, concurrency: int, latency_s: float, pages
 
 def loadavg() -> float:
     return os.getloadavg()[0]
+
+
+class CollectorPauses:
+    """The bench process's full (generation 2) garbage collections and how long each held the
+    interpreter: the emulator and moto serve from this process's threads, so a pause here
+    stalls every API and DynamoDB answer the function is waiting for."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started: float | None = None
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.pauses.append(time.perf_counter() - self._started)
+            self._started = None
+
+    def close(self) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 def cheap_moto_transactions() -> None:

@@ -621,6 +621,20 @@ def shard_capacity(
     return int(api), int(cpu)
 
 
+def _gc_note(sharded: dict[str, Any]) -> str:
+    """The bench process's full collections (it serves the emulator and moto)."""
+    if "bench_gc_pauses" not in sharded:
+        return ""
+    pauses = sharded["bench_gc_pauses"]
+    longest = f", the longest {max(pauses):.2f} s" if pauses else ""
+    return (
+        f"Full garbage collections of the bench process in the measured ticks: {len(pauses)}"
+        f"{longest} (in warm-up, before the STATE items were frozen: "
+        f"{len(sharded.get('bench_gc_pauses_warmup', []))}, the longest "
+        f"{max(sharded.get('bench_gc_pauses_warmup', [0.0])):.2f} s). "
+    )
+
+
 def shards_section(sharded: dict[str, Any], memory_mb: int) -> list[str]:
     per_shard = sharded["per_shard"]
     n, lbs = sharded["shards"], sharded["load_balancers"]
@@ -650,6 +664,7 @@ def shards_section(sharded: dict[str, Any], memory_mb: int) -> list[str]:
         f"{sharded.get('aws_read_timeout_s', 2.0):.0f} s for moto here instead of its 2 s read "
         "timeout (`BENCH_AWS_READ_TIMEOUT`; moto serves one request at a time): a slow call "
         "lengthens the measured cycle instead of failing the run. "
+        f"{_gc_note(sharded)}"
         f"Load average when it started: {sharded['loadavg']:.2f}.",
         "",
         *_md_table(
@@ -797,7 +812,10 @@ def markdown(results: dict[str, Any], rows: list[Row]) -> str:
         "(`zlb_health_tools.localaws.LocalAws`) with the table created from template.yaml. Both "
         "serve from threads of the bench process. moto serialises every request behind one "
         "lock and is far slower per call than DynamoDB, so the store phases below are an upper "
-        "bound of what AWS would take.",
+        "bound of what AWS would take. The bench process freezes its heap before every run "
+        "(`gc.freeze()`, `FunctionProcess.run`): unfrozen, a full garbage collection of the "
+        "stand-ins' objects held every answer for seconds at 10,000 load balancers (measured: "
+        "discovery stalled 8-10 s in 3 of 8 shards).",
         "- **The function** runs in its own process per configuration (`bench/worker.py`) as "
         "Lambda runs it: the `sam build` bundle (with the cpython-313 bytecode the build "
         "compiles) first on PYTHONPATH, on `.venv-lambda313/bin/python -s -P -B` (python3.13 "

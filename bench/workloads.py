@@ -18,6 +18,7 @@ from typing import Any
 from bench.harness import (
     REPO,
     Code,
+    CollectorPauses,
     FunctionProcess,
     Ticks,
     clean_env,
@@ -756,6 +757,36 @@ API_BUDGET_S = FUNCTION_TIMEOUT_S - min(12.0, max(3.0, FUNCTION_TIMEOUT_S * 0.25
 SHARDS_AWS_READ_TIMEOUT_S = 10.0
 
 
+def _warm_then_measure(
+    tick: Any, warmup: int, runs: int, out: dict[str, Any], pauses: CollectorPauses
+) -> list[list[dict[str, Any]]]:
+    """Warm-up ticks, then `runs` measured ones (the sharded workload)."""
+    started = time.perf_counter()
+    # The first ticks create every STATE item (a transaction each); moto, slow and
+    # serialised, can time a few out: those are created by the next tick, as in production.
+    # Warm-up goes on until a tick commits nothing.
+    warm = [tick(tolerate=True) for _ in range(warmup)]
+    while any(_commits(r) or r.get("error") for r in warm[-1]) and len(warm) < warmup + 8:
+        warm.append(tick(tolerate=True))
+    out["warmup_errors"] = sum(bool(r.get("error")) for t in warm for r in t)
+    out["warmup_ticks"] = len(warm)
+    out["warmup_s"] = time.perf_counter() - started
+    out["first_tick_walls"] = [r["wall"] for r in warm[0]]
+    out["bench_gc_pauses_warmup"], pauses.pauses = pauses.pauses, []
+    # A tick in which moto timed a call out (under other jobs' load) is not a measurement of
+    # the function: it is counted and measured again.
+    measured: list[list[dict[str, Any]]] = []
+    out["measured_retries"] = 0
+    while len(measured) < runs and out["measured_retries"] <= runs:
+        results = tick(tolerate=True)
+        if any(r.get("error") for r in results):
+            out["measured_retries"] += 1
+            continue
+        measured.append(results)
+    out["bench_gc_pauses"] = pauses.pauses
+    return measured
+
+
 def workload_shards(
     aws: LocalAws,
     secret: str,
@@ -808,30 +839,12 @@ def workload_shards(
             log("    tick: " + ", ".join(f"{r['wall']:.2f}s" for r in results))
             return results
 
+        pauses = CollectorPauses()
         try:
-            started = time.perf_counter()
-            # The first ticks create every STATE item (a transaction each); moto, slow and
-            # serialised, can time a few out (2 s read timeout): those are created by the
-            # next tick, as in production. Warm-up goes on until a tick commits nothing.
-            warm = [tick(tolerate=True) for _ in range(warmup)]
-            while any(_commits(r) or r.get("error") for r in warm[-1]) and len(warm) < warmup + 8:
-                warm.append(tick(tolerate=True))
-            out["warmup_errors"] = sum(bool(r.get("error")) for t in warm for r in t)
-            out["warmup_ticks"] = len(warm)
-            out["warmup_s"] = time.perf_counter() - started
-            out["first_tick_walls"] = [r["wall"] for r in warm[0]]
-            # A tick in which moto timed a call out (2 s read timeout, under other jobs' load)
-            # is not a measurement of the function: it is counted and measured again.
-            measured: list[list[dict[str, Any]]] = []
-            out["measured_retries"] = 0
-            while len(measured) < runs and out["measured_retries"] <= runs:
-                results = tick(tolerate=True)
-                if any(r.get("error") for r in results):
-                    out["measured_retries"] += 1
-                    continue
-                measured.append(results)
+            measured = _warm_then_measure(tick, warmup, runs, out, pauses)
             out["maxrss_kb"] = fn.close()
         finally:
+            pauses.close()
             fn.kill()
     out.update(_shard_points(measured, sizes, load_balancers))
     log(
