@@ -333,3 +333,41 @@ def test_the_end_and_a_change_seen_in_the_same_run_keep_observation_order(rig: R
     assert delivered(batches) == [
         (3, "maintenance_ended", [("closed", "vm-1", None, "Alive", "Close")]),
     ]
+
+
+def test_a_load_balancer_deleted_under_a_silence_is_closed_when_the_window_ends(
+    rig: Rig,
+) -> None:
+    """Found by the soak (seed 5150): the load balancer's monitoring was degraded (a discovery
+    outage polled it after its deletion), then a silence began, then discovery said it was
+    gone. Its last word (deleted, monitoring ended) waits for the window; at the end it must
+    come, so that nobody is left believing its monitoring is still degraded."""
+    two = {
+        "steps": 40,
+        "loadBalancers": [
+            {"loadBalancerId": "lb-1", "listeners": [listener("lsn-a", [vm("vm-1", "10.0.0.1")])]},
+            {"loadBalancerId": "lb-2", "listeners": [listener("lsn-b", [vm("vm-9", "10.0.0.9")])]},
+        ],
+        "timeline": [{"step": 3, "action": "remove_load_balancer", "loadBalancerId": "lb-2"}],
+        "faults": [{"type": "server_error", "status": 503, "actions": ["DescribeLoadBalancers"],
+                    "fromStep": 3, "toStep": 6}],
+    }  # fmt: skip
+    r = rig(two)
+    silence(
+        r,
+        *("--load-balancer-id", "lb-2", "--from", tick_time(7), "--until", tick_time(11)),
+        *("--comment", "decommissioning"),
+    )
+    batches = r.ticks(14)
+    said: list[tuple[int, str, str | None, str]] = []  # what each message said of lb-2
+    for tick, batch in enumerate(batches):
+        for m in batch:
+            for entry in m["body"].get("loadBalancers", [m["body"]]):
+                if entry.get("loadBalancerId") == "lb-2":
+                    said += [(tick, m["attributes"]["event_type"], entry.get("retired"),
+                              e["change"]) for e in entry.get("monitorEvents", [])]  # fmt: skip
+    assert said == [
+        (4, "monitor_degraded", None, "degraded"),  # before the window: told at once
+        (11, "maintenance_ended", "deleted", "ended"),  # its last word, held until the end
+    ]
+    assert [len(batch) for batch in batches[12:]] == [0, 0]  # then nothing more
