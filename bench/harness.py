@@ -1,7 +1,7 @@
 """Local stand-ins and the function process: what the workloads are built from.
 
-AWS is moto's server over HTTP (zlb_health_tools.localaws.LocalAws), and the Zenlayer API is
-the emulator; both serve from threads of the bench process. The function runs in its own
+AWS is moto's server over HTTP in a process of its own (bench/moto_server.py), and the Zenlayer
+API is the emulator, served from threads of the bench process. The function runs in its own
 process (bench/worker.py), so its CPU time and memory are its own.
 """
 
@@ -22,12 +22,12 @@ from typing import Any
 
 import boto3
 
+from bench.moto_server import MotoProcess
 from zlb_health_tools.emulator import (
     DEMO_ACCESS_KEY_ID,
     DEMO_ACCESS_KEY_PASSWORD,
     Emulator,
 )
-from zlb_health_tools.localaws import LocalAws
 from zlb_health_tools.stack import LocalStack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +70,7 @@ def clean_env() -> dict[str, str]:
     }
 
 
-def create_secret(aws: LocalAws) -> str:
+def create_secret(aws: MotoProcess) -> str:
     client = boto3.client("secretsmanager", endpoint_url=aws.url, region_name="us-east-1")
     return client.create_secret(
         Name=f"zlb-bench-{os.urandom(4).hex()}",
@@ -135,7 +135,7 @@ def code_env(path: Path | None = None) -> dict[str, str]:
 
 
 def function_env(
-    aws: LocalAws,
+    aws: MotoProcess,
     stack: LocalStack,
     emulator: Emulator,
     secret_arn: str,

@@ -621,18 +621,24 @@ def shard_capacity(
     return int(api), int(cpu)
 
 
+def _pauses(pauses: list[float]) -> str:
+    return f"{len(pauses)}" + (f" (the longest {max(pauses):.2f} s)" if pauses else "")
+
+
 def _gc_note(sharded: dict[str, Any]) -> str:
-    """The bench process's full collections (it serves the emulator and moto)."""
+    """Full collections of the stand-ins' processes: the bench's (the emulator) and moto's."""
     if "bench_gc_pauses" not in sharded:
         return ""
-    pauses = sharded["bench_gc_pauses"]
-    longest = f", the longest {max(pauses):.2f} s" if pauses else ""
-    return (
-        f"Full garbage collections of the bench process in the measured ticks: {len(pauses)}"
-        f"{longest} (in warm-up, before the STATE items were frozen: "
-        f"{len(sharded.get('bench_gc_pauses_warmup', []))}, the longest "
-        f"{max(sharded.get('bench_gc_pauses_warmup', [0.0])):.2f} s). "
-    )
+    parts = [
+        f"{name}: {_pauses(sharded[key])} in the measured ticks, "
+        f"{_pauses(sharded.get(key + '_warmup', []))} in warm-up"
+        for name, key in (
+            ("the bench process (the emulator)", "bench_gc_pauses"),
+            ("moto's process", "moto_gc_pauses"),
+        )
+        if key in sharded
+    ]
+    return f"Full garbage collections of {'; of '.join(parts)}. "
 
 
 def shards_section(sharded: dict[str, Any], memory_mb: int) -> list[str]:
@@ -808,12 +814,15 @@ def markdown(results: dict[str, Any], rows: list[Row]) -> str:
         "## Method",
         "",
         "- **Stand-ins.** The Zenlayer API is the emulator (`zlb_health_tools.emulator`) with a "
-        "`latency` fault of 50 ms on every request; AWS is moto's server over HTTP "
-        "(`zlb_health_tools.localaws.LocalAws`) with the table created from template.yaml. Both "
-        "serve from threads of the bench process. moto serialises every request behind one "
+        "`latency` fault of 50 ms on every request, served from threads of the bench process; "
+        "AWS is moto's server over HTTP (`zlb_health_tools.localaws.LocalAws`) with the table "
+        "created from template.yaml, in a process of its own (`bench/moto_server.py`), so the "
+        "two stand-ins do not share one interpreter lock (DynamoDB and the Zenlayer API share "
+        "nothing either). moto serialises every request behind one "
         "lock and is far slower per call than DynamoDB, so the store phases below are an upper "
         "bound of what AWS would take. The bench process freezes its heap before every run "
-        "(`gc.freeze()`, `FunctionProcess.run`): unfrozen, a full garbage collection of the "
+        "(`gc.freeze()`, `FunctionProcess.run`), and moto's process its own every second: "
+        "unfrozen, a full garbage collection of the "
         "stand-ins' objects held every answer for seconds at 10,000 load balancers (measured: "
         "discovery stalled 8-10 s in 3 of 8 shards).",
         "- **The function** runs in its own process per configuration (`bench/worker.py`) as "
@@ -1163,8 +1172,8 @@ def analysis(results: dict[str, Any], rows: list[Row]) -> list[str]:
             f"bound, x{point['wall'] / point['limit']:.2f}, target x{CYCLE_FACTOR_A}): the poll "
             f"phase took {ph.get('poll', 0):.3f}s for {waves} waves of 16 calls, "
             f"{ph.get('poll', 0) / waves * 1000:.0f} ms a wave; each DescribeBackendHealth took "
-            f"{calls * 1000:.0f} ms on average against the emulator's 50 ms. The emulator and "
-            "moto serve from threads of the bench process and share the machine's 2 cores with "
+            f"{calls * 1000:.0f} ms on average against the emulator's 50 ms. The emulator (in "
+            "the bench process) and moto (in its own) share the machine's 2 cores with "
             "the function (request parsing, signing and JSON on both sides; and with whatever "
             "else runs on the machine: see the load averages), so the excess over 50 ms is "
             "mostly the stand-ins', not the API's"

@@ -21,7 +21,7 @@ if str(REPO) not in sys.path:
 
 from bench import harness, report, workloads  # noqa: E402
 from bench.harness import create_secret, loadavg  # noqa: E402
-from zlb_health_tools.localaws import LocalAws  # noqa: E402
+from bench.moto_server import MotoProcess  # noqa: E402
 
 # The sharded workload: a fleet one invocation cannot poll in its API budget at 50 ms and
 # concurrency 16 (about 12,000 at best), over this many shards.
@@ -105,9 +105,6 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     code = harness.Code.choose(args.python)
-    if not args.moto_deepcopy:
-        harness.cheap_moto_transactions()
-    harness.cheap_moto_queries()
     log(f"function code: {code}")
     results: dict[str, Any] = {
         "code": code,
@@ -118,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     wait_quiet(args.wait_quiet, log)
     results["machine"]["loadavg_start"] = loadavg()  # after the wait: when the workloads start
-    with LocalAws() as aws:
+    with MotoProcess(moto_deepcopy=args.moto_deepcopy) as aws:
         os.environ.update(aws.env())  # this process's boto3 calls (stack, secret) go to moto
         secret = create_secret(aws)
         if "a" in selected:

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from bench.harness import (
     shard_event,
     timed_spawn,
 )
+from bench.moto_server import MotoProcess
 from zlb_health_tools.emulator import (
     DEMO_ACCESS_KEY_ID,
     DEMO_ACCESS_KEY_PASSWORD,
@@ -37,7 +39,6 @@ from zlb_health_tools.emulator import (
     Scenario,
     generate_fleet,
 )
-from zlb_health_tools.localaws import LocalAws
 from zlb_health_tools.stack import create_local_stack
 
 LATENCY_MS = 50.0
@@ -115,7 +116,7 @@ def _warm_up(fn: FunctionProcess, ticks: Ticks, minimum: int) -> list[dict[str, 
 
 
 def workload_a(
-    aws: LocalAws,
+    aws: MotoProcess,
     secret: str,
     *,
     sizes: list[int],
@@ -298,7 +299,7 @@ def workload_b_scenario(backends: int, listeners: int = 10) -> tuple[Scenario, s
 
 
 def workload_b(
-    aws: LocalAws, secret: str, *, backends: int, profile_dir: str | None, log: Any
+    aws: MotoProcess, secret: str, *, backends: int, profile_dir: str | None, log: Any
 ) -> dict[str, Any]:
     scenario, changed = workload_b_scenario(backends)
     ticks = Ticks()
@@ -351,7 +352,7 @@ def workload_b(
 
 
 def workload_c(
-    aws: LocalAws,
+    aws: MotoProcess,
     secret: str,
     *,
     load_balancers: int,
@@ -504,7 +505,7 @@ def _importtime(args: list[str], env: dict[str, str]) -> str:
     return timed_spawn([args[0], "-X", "importtime", *args[1:]], env)[2]
 
 
-def cold_start(aws: LocalAws, secret: str, *, repeats: int, log: Any) -> dict[str, Any]:
+def cold_start(aws: MotoProcess, secret: str, *, repeats: int, log: Any) -> dict[str, Any]:
     ticks = Ticks()
     out: dict[str, Any] = {"repeats": repeats, "loadavg": loadavg()}
     python = list(Code.python)
@@ -627,7 +628,7 @@ MEMORY_VARIANTS: dict[str, tuple[str, dict[str, str]]] = {
 
 
 def memory_study(
-    aws: LocalAws,
+    aws: MotoProcess,
     secret: str,
     *,
     sizes: list[int],
@@ -758,7 +759,13 @@ SHARDS_AWS_READ_TIMEOUT_S = 10.0
 
 
 def _warm_then_measure(
-    tick: Any, warmup: int, runs: int, out: dict[str, Any], pauses: CollectorPauses
+    tick: Any,
+    warmup: int,
+    runs: int,
+    out: dict[str, Any],
+    pauses: CollectorPauses,
+    *,
+    moto_pauses: Callable[[], list[float]],
 ) -> list[list[dict[str, Any]]]:
     """Warm-up ticks, then `runs` measured ones (the sharded workload)."""
     started = time.perf_counter()
@@ -773,6 +780,7 @@ def _warm_then_measure(
     out["warmup_s"] = time.perf_counter() - started
     out["first_tick_walls"] = [r["wall"] for r in warm[0]]
     out["bench_gc_pauses_warmup"], pauses.pauses = pauses.pauses, []
+    out["moto_gc_pauses_warmup"] = moto_pauses()
     # A tick in which moto timed a call out (under other jobs' load) is not a measurement of
     # the function: it is counted and measured again.
     measured: list[list[dict[str, Any]]] = []
@@ -784,11 +792,12 @@ def _warm_then_measure(
             continue
         measured.append(results)
     out["bench_gc_pauses"] = pauses.pauses
+    out["moto_gc_pauses"] = moto_pauses()
     return measured
 
 
 def workload_shards(
-    aws: LocalAws,
+    aws: MotoProcess,
     secret: str,
     *,
     load_balancers: int,
@@ -841,7 +850,9 @@ def workload_shards(
 
         pauses = CollectorPauses()
         try:
-            measured = _warm_then_measure(tick, warmup, runs, out, pauses)
+            measured = _warm_then_measure(
+                tick, warmup, runs, out, pauses, moto_pauses=aws.collector_pauses
+            )
             out["maxrss_kb"] = fn.close()
         finally:
             pauses.close()
