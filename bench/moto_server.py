@@ -4,8 +4,8 @@ In the bench process, moto shared one interpreter lock with the emulator: every 
 of one shard's state read (seconds of moto work at 10,000 load balancers) stalled the API
 answers its poll was waiting for, and the reverse. In production DynamoDB and the Zenlayer API
 share nothing, so neither do the stand-ins. The harness's moto patches
-(`harness.cheap_moto_transactions`, `harness.cheap_moto_queries`) are applied here, in the
-process that runs moto.
+(`harness.cheap_moto_transactions`, `harness.cheap_moto_queries`,
+`harness.cheap_moto_serializer`) are applied here, in the process that runs moto.
 
 Protocol: this process prints its URL on one line, then reads commands from stdin, one per
 line: `pauses` answers the full garbage collections since the last `pauses` as one JSON list of
@@ -43,6 +43,7 @@ def serve(moto_deepcopy: bool) -> int:
     if not moto_deepcopy:
         harness.cheap_moto_transactions()
     harness.cheap_moto_queries()
+    harness.cheap_moto_serializer()
     pauses = harness.CollectorPauses()
     with LocalAws() as aws:
         print(aws.url, flush=True)
