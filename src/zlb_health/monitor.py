@@ -521,12 +521,25 @@ class Monitor:
     def _commit_all(
         self, states: dict[str, StoredState], evaluator: Callable[[str], Evaluate], run: _Run
     ) -> list[StoredState]:
-        def commit(lb_id: str) -> StoredState | None:
-            return self._commit_one(states[lb_id], evaluator(lb_id), run)
+        """Each state saved (in id order) with what `evaluator` makes of it. In a steady run
+        most have nothing to save: they are judged on this thread, and only those with a change
+        or a waiting message go to the writers' pool, whose threads cost more than the judging."""
+        results: dict[str, StoredState | None] = dict.fromkeys(sorted(states))
+        to_write: list[tuple[str, Evaluate]] = []
+        for lb_id in results:
+            stored, evaluate = states[lb_id], evaluator(lb_id)
+            change = evaluate(stored)
+            if (change is not None and change.changed) or stored.outbox:
+                to_write.append((lb_id, _judged(evaluate, stored, change)))
 
-        with ThreadPoolExecutor(max_workers=COMMIT_WORKERS) as pool:
-            results = list(pool.map(commit, sorted(states)))
-        return [stored for stored in results if stored is not None]
+        def commit(job: tuple[str, Evaluate]) -> tuple[str, StoredState | None]:
+            lb_id, evaluate = job
+            return lb_id, self._commit_one(states[lb_id], evaluate, run)
+
+        if to_write:
+            with ThreadPoolExecutor(max_workers=min(COMMIT_WORKERS, len(to_write))) as pool:
+                results.update(pool.map(commit, to_write))
+        return [stored for stored in results.values() if stored is not None]
 
     def _evaluator(  # noqa: PLR0917 - the run's context for one load balancer
         self,
@@ -837,6 +850,12 @@ def _settled(
 
 def _silences_of(stored: StoredState) -> dict[str, str]:
     return dict(stored.state.silences) if isinstance(stored.state, LbState) else {}
+
+
+def _judged(evaluate: Evaluate, stored: StoredState, change: Change | None) -> Evaluate:
+    """`evaluate`, its answer for `stored` already known (judged once: evaluating has effects
+    on the run's report); a state read again after a conflict is evaluated afresh."""
+    return lambda again: change if again is stored else evaluate(again)
 
 
 def _deliver_only(_lb_id: str) -> Evaluate:
