@@ -298,11 +298,11 @@ class CollectorPauses:
 def cheap_moto_transactions() -> None:
     """moto's TransactWriteItems deep-copies the whole target table before every transaction
     (its rollback backup): O(table size) per call, which makes the first runs of a 1,000-LB
-    fleet take minutes and grows the bench process by gigabytes. The function only Puts in
+    fleet take minutes and grows moto's process by gigabytes. The function only Puts in
     transactions (new Item objects, never mutated in place), so the backup needs its own
     top-level item dict and its own copy of the range-key dicts the transaction touches (the
     only ones it can change); the others are shared. O(hash keys) pointer copies instead of a
-    deep copy of every item. Applied to moto inside the bench process only."""
+    deep copy of every item. Applied inside moto's bench process only (bench/moto_server.py)."""
     import copy
     import threading
     import types
@@ -398,7 +398,7 @@ def cheap_moto_serializer() -> None:
     does: checked equal, parsed, over BatchGetItem, Query and PutItem results of STATE-like
     items (binary, map, list, set, null and bool attributes) before this was adopted. A result
     json cannot encode (CreateTable's and DescribeTable's datetimes) keeps moto's serializer.
-    Applied to moto inside its bench process only (bench/moto_server.py)."""
+    Applied inside moto's bench process only (bench/moto_server.py)."""
     import base64
 
     from moto.dynamodb.responses import DynamoResult
