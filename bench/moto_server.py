@@ -24,13 +24,13 @@ import select
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from zlb_health_tools.localaws import FAKE_CREDENTIALS, REGION  # noqa: E402
+from zlb_health_tools.served import Served  # noqa: E402
 
 FREEZE_EVERY_S = 1.0
 
@@ -60,7 +60,7 @@ def serve(moto_deepcopy: bool) -> int:
                 print(json.dumps(taken), flush=True)
 
 
-class MotoProcess:
+class MotoProcess(Served):
     """`with MotoProcess() as aws: aws.url, aws.env()`, as LocalAws, in its own process."""
 
     def __init__(self, *, moto_deepcopy: bool = False) -> None:
@@ -112,17 +112,6 @@ class MotoProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-    def __enter__(self) -> MotoProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

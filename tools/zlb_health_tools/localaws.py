@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from zlb_health_tools.served import Served
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -32,7 +33,7 @@ class _Serialized:
             return list(self._app(environ, start_response))
 
 
-class LocalAws:
+class LocalAws(Served):
     """Context manager: `with LocalAws() as aws: aws.url, aws.env()`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -65,14 +66,3 @@ class LocalAws:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-
-    def __enter__(self) -> LocalAws:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

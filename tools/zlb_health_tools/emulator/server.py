@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -42,6 +41,7 @@ from zlb_health_tools.emulator.scenario import (
     ScenarioError,
     load_scenario,
 )
+from zlb_health_tools.served import Served
 
 TIMESTAMP_TOLERANCE_SECONDS: Final = 300
 MAX_BODY_BYTES: Final = 1024 * 1024
@@ -167,7 +167,7 @@ def _error_reply(request_id: str, err: ApiError) -> _Reply:
     return _Reply(err.status, body, headers={"X-ZC-Request-Id": request_id})
 
 
-class Emulator:
+class Emulator(Served):
     """The emulator as a context manager; serves from a daemon thread.
 
     `step` is the timeline step: `advance()` moves it on; with `step_seconds > 0` it also moves
@@ -238,17 +238,6 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-
-    def __enter__(self) -> Emulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:
