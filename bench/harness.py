@@ -218,9 +218,9 @@ class FunctionProcess:
         """One invocation. `tolerate`: a run that raises (e.g. RunIncompleteError when moto
         times out under the first runs' writes) is reported in "error", not fatal."""
         command = {"cmd": "run", "event": event, "profile": profile, "label": label}
-        # The stand-ins' heap in this process (the emulator's fleet, moto's items) is
-        # long-lived: frozen, no full collection walks it (seconds at 10,000 load balancers)
-        # while the function waits for their answers.
+        # The emulator's heap in this process (its fleet) is long-lived: frozen, no full
+        # collection walks it (seconds at 10,000 load balancers) while the function waits for
+        # its answers. moto's process freezes its own (bench/moto_server.py).
         gc.freeze()
         return self._ask({**command, "tolerate": tolerate})
 
@@ -273,9 +273,9 @@ def loadavg() -> float:
 
 
 class CollectorPauses:
-    """The bench process's full (generation 2) garbage collections and how long each held the
-    interpreter: the emulator and moto serve from this process's threads, so a pause here
-    stalls every API and DynamoDB answer the function is waiting for."""
+    """A process's full (generation 2) garbage collections and how long each held the
+    interpreter: the emulator serves from the bench process's threads and moto from its own
+    process's, so a pause there stalls every answer of that stand-in."""
 
     def __init__(self) -> None:
         self.pauses: list[float] = []
@@ -290,6 +290,11 @@ class CollectorPauses:
         elif self._started is not None:
             self.pauses.append(time.perf_counter() - self._started)
             self._started = None
+
+    def take(self) -> list[float]:
+        """The pauses (seconds each) since the last take."""
+        taken, self.pauses = self.pauses, []
+        return taken
 
     def close(self) -> None:
         gc.callbacks.remove(self._callback)

@@ -56,8 +56,7 @@ def serve(moto_deepcopy: bool) -> int:
             if not line:
                 return 0
             if line.strip() == "pauses":
-                taken, pauses.pauses = pauses.pauses, []
-                print(json.dumps(taken), flush=True)
+                print(json.dumps(pauses.take()), flush=True)
 
 
 class MotoProcess(Served):

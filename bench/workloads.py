@@ -763,8 +763,8 @@ def _warm_then_measure(
     warmup: int,
     runs: int,
     out: dict[str, Any],
-    pauses: CollectorPauses,
     *,
+    bench_pauses: Callable[[], list[float]],
     moto_pauses: Callable[[], list[float]],
 ) -> list[list[dict[str, Any]]]:
     """Warm-up ticks, then `runs` measured ones (the sharded workload)."""
@@ -779,7 +779,7 @@ def _warm_then_measure(
     out["warmup_ticks"] = len(warm)
     out["warmup_s"] = time.perf_counter() - started
     out["first_tick_walls"] = [r["wall"] for r in warm[0]]
-    out["bench_gc_pauses_warmup"], pauses.pauses = pauses.pauses, []
+    out["bench_gc_pauses_warmup"] = bench_pauses()
     out["moto_gc_pauses_warmup"] = moto_pauses()
     # A tick in which moto timed a call out (under other jobs' load) is not a measurement of
     # the function: it is counted and measured again.
@@ -791,7 +791,7 @@ def _warm_then_measure(
             out["measured_retries"] += 1
             continue
         measured.append(results)
-    out["bench_gc_pauses"] = pauses.pauses
+    out["bench_gc_pauses"] = bench_pauses()
     out["moto_gc_pauses"] = moto_pauses()
     return measured
 
@@ -851,7 +851,7 @@ def workload_shards(
         pauses = CollectorPauses()
         try:
             measured = _warm_then_measure(
-                tick, warmup, runs, out, pauses, moto_pauses=aws.collector_pauses
+                tick, warmup, runs, out, bench_pauses=pauses.take, moto_pauses=aws.collector_pauses
             )
             out["maxrss_kb"] = fn.close()
         finally:
