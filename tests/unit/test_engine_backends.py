@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Iterator
 
 import pytest
-from engine_helpers import Runner, be, observation
+from engine_helpers import Runner, be, key, observation
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zlb_health.config import Thresholds
 from zlb_health.engine.backends import (
+    COUNTING,
     UnitChange,
     absence_limit,
     kind_of,
     merge_duplicates,
+    observe_backend,
+    settled,
     streak_cap,
     worse,
 )
-from zlb_health.engine.state import UnitState
-from zlb_health.zenlayer.models import PortHealth
+from zlb_health.engine.state import WHOLE_BACKEND, BackendState, UnitState
+from zlb_health.zenlayer.models import DEAD, BackendHealth, PortHealth
 
 # -- duplicates ---------------------------------------------------------------------------------
 
@@ -99,7 +104,7 @@ def test_a_port_listed_twice_in_one_rows_detail_takes_the_worse(twice: tuple[str
     r = Runner(Thresholds(1, 1, 3, 0))
     r.step(be(detail={80: "Alive", 443: "Alive"}))
     detail = (PortHealth(80, "Alive"), *(PortHealth(443, s) for s in twice))
-    n = r.step(dataclasses.replace(be(status="Dead"), health_status_detail=detail))
+    n = r.step(be(status="Dead")._replace(health_status_detail=detail))
     assert n is not None
     assert [(t.kind, t.port) for t in n.transitions] == [("down", 443)]
 
@@ -299,3 +304,182 @@ def test_each_change_has_its_kind(
 ) -> None:
     change = UnitChange("*", previous, current, None, previous_port=previous_port)
     assert kind_of(change) == kind
+
+
+# -- settled rows (the steady fleet's shortcut) ---------------------------------------------------
+
+_PORTS = ("80", "443", "8080")
+_SEEN = ("Alive", "Dead", "Close", "Unknown", "Checking")  # Checking: a string we do not know
+_TOLD = (None, "Alive", "Dead", "Close")
+
+
+@st.composite
+def _unit(draw: st.DrawFn, cap: int) -> UnitState:
+    return UnitState(
+        observed=draw(st.sampled_from(_SEEN)),
+        notified=draw(st.sampled_from(_TOLD)),
+        streak_status=draw(st.sampled_from(_TOLD)),
+        streak=draw(st.integers(0, cap + 1)),
+        since=draw(st.sampled_from((None, "2024-05-01T12:00:00.000Z"))),
+        absent=draw(st.sampled_from((0, 0, 1))),
+    )
+
+
+def _settle(draw: st.DrawFn, backend: BackendState, status: str, cap: int) -> None:
+    """Make every unit settled at `status`, then perhaps put one thing about it off."""
+    backend.absent = 0
+    for unit in backend.units.values():
+        unit.observed = status
+        unit.absent = 0
+        if status in COUNTING:
+            unit.streak_status, unit.streak, unit.notified = status, cap, status
+    if draw(st.integers(0, 3)):
+        backend.seen_ports |= set(backend.units)
+    if draw(st.integers(0, 9)) == 0:  # the backend itself missed an answer
+        backend.absent = 1
+    elif backend.units and draw(st.integers(0, 2)):  # one field of one unit off
+        unit = backend.units[draw(st.sampled_from(sorted(backend.units)))]
+        name = draw(st.sampled_from(("observed", "notified", "streak_status", "streak", "absent")))
+        if name == "streak":
+            unit.streak = draw(st.integers(0, cap + 1))
+        elif name == "absent":
+            unit.absent = 1
+        else:
+            setattr(unit, name, draw(st.sampled_from(_SEEN if name == "observed" else _TOLD)))
+
+
+def _detail(draw: st.DrawFn, backend: BackendState, status: str) -> dict[int, str]:
+    """The backend's ports as they stand, or with one port more or less, or any ports."""
+    detail = {int(k): u.observed for k, u in backend.units.items() if k != WHOLE_BACKEND}
+    change = draw(st.sampled_from(("none",) * 3 + ("drop a port", "add a port", "any detail")))
+    if change == "drop a port" and detail:
+        del detail[draw(st.sampled_from(sorted(detail)))]
+    elif change == "add a port":
+        detail[draw(st.sampled_from((80, 443, 8080, 9000)))] = status
+    elif change == "any detail":
+        ports = draw(st.lists(st.sampled_from(_PORTS), unique=True, max_size=3))
+        detail = {int(p): draw(st.sampled_from(_SEEN)) for p in ports}
+    return detail if backend.units.keys() != {WHOLE_BACKEND} or change == "any detail" else {}
+
+
+@st.composite
+def _backend_and_row(draw: st.DrawFn) -> tuple[BackendState, BackendHealth, Thresholds]:
+    """A stored backend and a row for it: arbitrary, or mostly the backend's settled look with
+    at most one thing about it changed (the cases where settling is a near thing)."""
+    thresholds = Thresholds(failure=draw(st.integers(1, 3)), recovery=draw(st.integers(1, 3)))
+    cap = streak_cap(thresholds)
+    ports = draw(st.lists(st.sampled_from(_PORTS), unique=True, max_size=3))
+    unit_keys = ports or draw(st.sampled_from(([], [WHOLE_BACKEND])))
+    backend = BackendState(
+        "lsn-1",
+        draw(st.sampled_from(("web", "api"))),
+        "i-1",
+        "10.0.0.1",
+        "80",
+        units={k: draw(_unit(cap)) for k in unit_keys},
+        absent=draw(st.sampled_from((0, 0, 1))),
+        fresh=draw(st.booleans()),
+        portless_word=draw(st.sampled_from((None, "Dead", "Close"))),
+        seen_ports=set(draw(st.lists(st.sampled_from(_PORTS), unique=True))),
+    )
+    status = draw(st.sampled_from(_SEEN))
+    if draw(st.integers(0, 3)):
+        _settle(draw, backend, status, cap)
+    detail = _detail(draw, backend, status)
+    row = be("i-1", status, listener_name=backend.listener_name, ip="10.0.0.1", detail=detail)
+    if draw(st.integers(0, 3)) == 0 and row.health_status_detail:  # a port listed twice
+        again = PortHealth(row.health_status_detail[0].port, draw(st.sampled_from(_SEEN)))
+        row = row._replace(health_status_detail=(*row.health_status_detail, again))
+    if draw(st.integers(0, 9)) == 0:
+        row = row._replace(listener_name="renamed")
+    return backend, row, thresholds
+
+
+@settings(max_examples=600, deadline=None)
+@given(_backend_and_row())
+def test_a_row_is_settled_exactly_when_observing_it_changes_nothing_and_says_nothing(
+    case: tuple[BackendState, BackendHealth, Thresholds],
+) -> None:
+    backend, row, thresholds = case
+    observed = backend.copy()
+    said = observe_backend(observed, row, thresholds, at="2024-05-01T12:05:00.000Z")
+    quiet_and_unchanged = not said and observed == backend
+    assert settled(backend, row, streak_cap(thresholds)) == quiet_and_unchanged
+
+
+def _settled_cases(thresholds: Thresholds) -> Iterator[tuple[str, BackendState, BackendHealth]]:
+    """A settled backend and its row, for each status and port layout, and each of them with
+    one thing off: a field of a unit, of the backend, or of the row."""
+    cap = streak_cap(thresholds)
+    for status in _SEEN:
+        for ports in ([], ["80"], ["80", "443"]):
+            counting = status in COUNTING
+            base = BackendState("lsn-1", "web", "i-1", "10.0.0.1", "80")
+            for unit_key in ports or [WHOLE_BACKEND]:
+                base.units[unit_key] = UnitState(
+                    status, *((status, status, cap) if counting else (None, None, 0))
+                )
+            detail = {int(p): status for p in ports}
+            row = be("i-1", status, listener_name="web", ip="10.0.0.1", detail=detail)
+            name = f"{status} on {ports or 'the whole backend'}"
+            yield f"{name}, no unit yet", BackendState("lsn-1", "web", "i-1", "10.0.0.1", "80"), row
+            yield name, base, row
+            for unit_key in base.units:
+                for field, values in (
+                    ("observed", _SEEN),
+                    ("notified", _TOLD),
+                    ("streak_status", _TOLD),
+                    ("streak", range(cap + 2)),
+                    ("absent", (1,)),
+                ):
+                    for value in values:
+                        off = base.copy()
+                        setattr(off.units[unit_key], field, value)
+                        yield f"{name}, unit {unit_key} {field}={value}", off, row
+            off = base.copy()
+            off.absent = 1
+            yield f"{name}, backend absent", off, row
+            for seen in (set(), set(ports)):
+                off = base.copy()
+                off.portless_word, off.seen_ports = DEAD, seen
+                yield f"{name}, a portless word, seen {sorted(seen)}", off, row
+            yield f"{name}, renamed listener", base, row._replace(listener_name="api")
+            yield f"{name}, no detail", base, row._replace(health_status_detail=())
+            for port in (80, 8080):
+                for again in _SEEN:
+                    more = (*row.health_status_detail, PortHealth(port, again))
+                    yield f"{name}, +{port} {again}", base, row._replace(health_status_detail=more)
+            if len(ports) > 1:
+                fewer = row.health_status_detail[1:]
+                yield f"{name}, a port less", base, row._replace(health_status_detail=fewer)
+
+
+@pytest.mark.parametrize(("failure", "recovery"), [(1, 1), (2, 3), (3, 2)])
+def test_a_settled_row_with_any_one_thing_off_is_settled_exactly_when_nothing_changes(
+    failure: int, recovery: int
+) -> None:
+    thresholds = Thresholds(failure=failure, recovery=recovery)
+    wrong = []
+    for name, backend, row in _settled_cases(thresholds):
+        observed = backend.copy()
+        said = observe_backend(observed, row, thresholds, at="2024-05-01T12:05:00.000Z")
+        expected = not said and observed == backend
+        if settled(backend, row, streak_cap(thresholds)) != expected:
+            wrong.append(f"{name}: expected settled={expected}")
+    assert wrong == []
+
+
+def test_settled_rows_are_skipped_and_the_rest_observed_in_one_answer() -> None:
+    """Through apply_observation: a steady backend beside one that changes, and one whose
+    streak has not reached the cap yet (so it is not settled, and its streak moves on)."""
+    run = Runner(Thresholds(failure=2, recovery=2))
+    steady, flapping = be("i-1"), be("i-2")
+    for _ in range(4):
+        run.step(steady, flapping)
+    run.step(steady, be("i-2", "Dead"))
+    run.step(steady, be("i-2", "Dead"))
+    assert run.last is not None
+    assert run.state is not None
+    assert [(t.instance_id, t.kind) for t in run.last.transitions] == [("i-2", "down")]
+    assert run.state.backends[key("i-1")].units[WHOLE_BACKEND].streak == 3  # max(2, 2) + 1
+    assert run.state.backends[key("i-2")].units[WHOLE_BACKEND].streak == 2

