@@ -21,6 +21,8 @@ Checked after every step:
        failure of one call never hides a change another call saw (I4), and a duplicate tick
        is never an observation (I5: the reference ignores it; the state must too);
 - I5   a second delivery of a tick leaves every load balancer's health state as it was;
+- C    every state the product's store keeps decoded between runs still equals the bytes it
+       was decoded from (nothing changes a state read from the store in place);
 - I1   once nothing is pending, the last word subscribers got about every backend, port and
        monitor scope states its notified status (a unit never told about, or told removed, may
        be a silent baseline -- Alive, or Close -- but never Dead);
@@ -53,7 +55,7 @@ from hypothesis import strategies as st
 from tests.conftest import Inbox
 from tests.integration.harness import KEY, Harness
 
-from zlb_health.adapters.store import StoredState
+from zlb_health.adapters.store import HealthStore, StoredState
 from zlb_health.engine.maintenance import Backend, Silence
 from zlb_health.engine.state import FLEET_ID, FleetState, LbState, iso, parse_iso
 from zlb_health.shards import Shard, shard_of
@@ -833,6 +835,7 @@ class Soak:
         self.crash: str | None = None
         self.sns_down = False
         self.index = 0  # the step being run (its tick is step_time(index))
+        self.reader: HealthStore | None = None  # the checks' own store: not the product's
 
     def harness(self, emulator: Emulator) -> Harness:
         failure, recovery, monitor = self.plan.thresholds
@@ -869,6 +872,7 @@ class Soak:
         tail = max(self.plan.thresholds) + self.reference.absence + 3
         with Emulator(self.plan.scenario(tail), credentials=[KEY], log_requests=False) as emulator:
             h = self.harness(emulator)
+            self.reader = h.new_store()
             for silence in self.plan.silences:
                 assert h.store.put_silence(silence.product())
             self.all_steps = [*self.plan.steps, *[Step()] * (tail + 1)]
@@ -876,11 +880,11 @@ class Soak:
                 note(f"step {index}: {step.story()}")
                 self.index = index
                 self.step(h, emulator, step)
-            self.check_all_healthy(h)
+            self.check_all_healthy()
 
     def step(self, h: Harness, emulator: Emulator, step: Step) -> None:
         _count_runs((2 if step.duplicate else 1) * step.shards)
-        fleet = h.store.load_states([FLEET_ID])[FLEET_ID].state
+        fleet = self.states([FLEET_ID])[FLEET_ID].state
         self.known = set(fleet.known) if isinstance(fleet, FleetState) else set()
         answers, discovery, listed = self.expected(emulator, step)
         self.sns_down, self.crash = step.sns_down, step.crash
@@ -901,15 +905,15 @@ class Soak:
         h.emulator.advance()
         self.crash = None
         if died is not None:
-            self.committed = self.observed_at_tick(h, tick)
+            self.committed = self.observed_at_tick(tick)
         self.reference_sees(step, answers, discovery, listed)
         if step.duplicate and died is not None:
             self.late_delivery_takes_over(h, emulator, tick, shards, died)
         elif step.duplicate:
-            before = self.health(h)
+            before = self.health()
             for shard in shards:
                 h.run(scheduled_time=tick, shard=shard, advance=False)  # sees the next step
-            assert self.health(h) == before, "I5: a second delivery of a tick changed the state"
+            assert self.health() == before, "I5: a second delivery of a tick changed the state"
         self.sns_down = False
         for message in self.inbox.messages():
             body = message["body"]
@@ -930,7 +934,7 @@ class Soak:
         died run left uncommitted in its shard (the world as it is now: the next step's, dated
         by the tick). The other shards' deliveries are plain duplicates."""
         done = set(self.committed)
-        fleet = h.store.load_states([FLEET_ID])[FLEET_ID].state
+        fleet = self.states([FLEET_ID])[FLEET_ID].state
         self.known = set(fleet.known) if isinstance(fleet, FleetState) else set()
         answers, discovery, listed = self.expected(emulator, self.all_steps[self.index + 1])
         for shard in shards:
@@ -1015,7 +1019,7 @@ class Soak:
             rows += [(k, "Dead", listener, dict.fromkeys(d, "Dead")) for k, _s, listener, d in rows]
         return rows
 
-    def observed_at_tick(self, h: Harness, tick: datetime) -> set[str]:
+    def observed_at_tick(self, tick: datetime) -> set[str]:
         """The subjects whose observation of this tick is stored, after a run died. Not every
         write is one: a steady load balancer's state is rewritten unchanged (its last
         observation's date) when the run only claims its pending messages, and a second
@@ -1024,18 +1028,20 @@ class Soak:
         at = iso(tick)
         return {
             subject
-            for subject, stored in self.states(h).items()
+            for subject, stored in self.states().items()
             if (stored.state is not None and stored.state.observed_at == at)
             or (stored.state is None and subject in self.committed)
         }
 
-    def states(self, h: Harness) -> dict[str, StoredState]:
-        ids = sorted(self.known | set(self.reference.lbs) | {FLEET_ID})
-        return h.store.load_states(ids)
+    def states(self, ids: list[str] | None = None) -> dict[str, StoredState]:
+        """What is stored, read through the checks' own store (the product's keeps decoded
+        states between runs; the checks must not share them)."""
+        assert self.reader is not None  # (made with the harness, before the first step)
+        return self.reader.load_states(ids or sorted(self.known | {*self.reference.lbs, FLEET_ID}))
 
-    def health(self, h: Harness) -> dict[str, Any]:
+    def health(self) -> dict[str, Any]:
         out = {}
-        for lb_id, stored in self.states(h).items():
+        for lb_id, stored in self.states().items():
             if stored.state is not None:
                 encoded = stored.state.to_dict()
                 encoded.pop("s", None)
@@ -1065,7 +1071,8 @@ class Soak:
         return out
 
     def check(self, h: Harness) -> None:
-        states = self.states(h)
+        assert h.store.states_changed_in_place() == [], "C: a state read was changed in place"
+        states = self.states()
         # What a silence holds back waits for its end; everything else must get out.
         pending = any(p.held is None for s in states.values() for p in s.outbox.values())
         fleet = states[FLEET_ID].state
@@ -1151,8 +1158,8 @@ class Soak:
                     present = [(k, u) for (k, u) in notified if k == key and unit in (u, "*")]
                     assert present, f"I1: {lb_id} {key} port {unit} told {word}, but it is gone"
 
-    def check_all_healthy(self, h: Harness) -> None:
-        states = self.states(h)
+    def check_all_healthy(self) -> None:
+        states = self.states()
         assert not any(s.outbox for s in states.values()), "everything delivered by the end"
         remembered = [
             (lb_id, sorted(s.state.silences))

@@ -166,3 +166,37 @@ def test_silences_are_read_in_one_query_and_the_earliest_end_wins(stack: LocalSt
     assert not store.expire_silence(
         dataclasses.replace(silence, id="sil-9"), "2026-11-23T12:00:00.000Z"
     )
+
+
+def test_a_state_read_back_as_written_is_decoded_once_and_a_new_one_afresh(
+    stack: LocalStack,
+) -> None:
+    store = store_for(stack)
+    empty = store.load_states(["lb-x"])["lb-x"]
+    written = store.commit(
+        empty, LbState("lb-x", "one", seq=1), None, run_id="a", lease_until=0.0, now=0.0
+    )
+    assert written is not None
+    first = store.load_states(["lb-x"])["lb-x"]
+    again = store.load_states(["lb-x"])["lb-x"]
+    assert again.state is first.state  # the same bytes: the state decoded before
+    assert again.version == first.version == 1
+    moved = store.commit(
+        again, LbState("lb-x", "two", seq=2), None, run_id="a", lease_until=0.0, now=0.0
+    )
+    assert moved is not None
+    after = store.load_states(["lb-x"])["lb-x"]
+    assert after.state == LbState("lb-x", "two", seq=2)  # new bytes: decoded afresh
+    assert [s.state for s in store.latest_states()] == [after.state]
+    assert store.states_changed_in_place() == []
+
+
+def test_a_kept_state_changed_in_place_is_reported(stack: LocalStack) -> None:
+    """What the soak asserts never happens: the check itself must be able to fail."""
+    store = store_for(stack)
+    empty = store.load_states(["lb-x"])["lb-x"]
+    assert store.commit(empty, LbState("lb-x", seq=1), None, run_id="a", lease_until=0, now=0)
+    state = store.load_states(["lb-x"])["lb-x"].state
+    assert isinstance(state, LbState)
+    state.load_balancer_name = "changed"
+    assert store.states_changed_in_place() == ["lb-x"]
