@@ -370,10 +370,12 @@ class Monitor:
         with ThreadPoolExecutor(max_workers=3) as loader:
             # The state and silence reads overlap the API calls, and each load balancer is
             # judged (is a snapshot due?) as soon as its last answer is in, while the other
-            # calls are still in flight: the engine's work hides in the API's latency.
+            # calls are still in flight: the engine's work hides in the API's latency. The
+            # poll goes first: a thread's start waits for the interpreter lock, and started
+            # after the state read the poll began 4-10 ms into the run instead of 0.4 ms.
+            observations_future = loader.submit(observe)
             states_future = loader.submit(self.store.load_states, ids, deadline=run.deadline)
             silences_future = loader.submit(self.store.load_silences)
-            observations_future = loader.submit(observe)
             due = self._snapshots_due(answered, states_future, run)
             observations = observations_future.result()
             states = states_future.result()
