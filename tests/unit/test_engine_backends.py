@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from engine_helpers import Runner, be, key, observation
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zlb_health.config import Thresholds
+from zlb_health.engine import backends
 from zlb_health.engine.backends import (
     COUNTING,
     UnitChange,
@@ -483,3 +485,24 @@ def test_settled_rows_are_skipped_and_the_rest_observed_in_one_answer() -> None:
     assert [(t.instance_id, t.kind) for t in run.last.transitions] == [("i-2", "down")]
     assert run.state.backends[key("i-1")].units[WHOLE_BACKEND].streak == 3  # max(2, 2) + 1
     assert run.state.backends[key("i-2")].units[WHOLE_BACKEND].streak == 2
+
+
+def test_a_steady_answer_observes_no_row_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shortcut is taken, which is what keeps a steady fleet's engine cheap: once every
+    streak is at its cap, an unchanged answer observes no row; a changed row is observed."""
+    run = Runner(Thresholds(failure=2, recovery=2))
+    steady = [be("i-1"), be("i-2", detail={80: "Alive", 443: "Alive"})]
+    for _ in range(4):
+        run.step(*steady)
+    observed: list[BackendHealth] = []
+    real = backends.observe_backend
+
+    def spy(backend: BackendState, row: BackendHealth, *args: Any, **kwargs: Any) -> Any:
+        observed.append(row)
+        return real(backend, row, *args, **kwargs)
+
+    monkeypatch.setattr(backends, "observe_backend", spy)
+    run.step(*steady)
+    assert observed == []
+    run.step(be("i-1", "Dead"), steady[1])
+    assert [row.instance_id for row in observed] == ["i-1"]
