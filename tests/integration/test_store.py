@@ -200,3 +200,20 @@ def test_a_kept_state_changed_in_place_is_reported(stack: LocalStack) -> None:
     assert isinstance(state, LbState)
     state.load_balancer_name = "changed"
     assert store.states_changed_in_place() == ["lb-x"]
+
+
+def test_only_the_last_read_of_several_subjects_is_kept_decoded(stack: LocalStack) -> None:
+    """A container that serves shard after shard keeps one shard's states, not the fleet's;
+    a single subject's read (a retried commit) keeps the rest."""
+    store = store_for(stack)
+    for lb_id in ("lb-a", "lb-b", "lb-c", "lb-d"):
+        empty = store.load_states([lb_id])[lb_id]
+        assert store.commit(empty, LbState(lb_id, seq=1), None, run_id="a", lease_until=0, now=0)
+    first = store.load_states(["lb-a", "lb-b"])
+    store.load_states(["lb-a"])
+    again = store.load_states(["lb-a", "lb-b"])
+    assert [again[i].state is first[i].state for i in ("lb-a", "lb-b")] == [True, True]
+    store.load_states(["lb-c", "lb-d"])  # the next shard's read
+    after = store.load_states(["lb-a", "lb-b"])
+    assert [after[i].state is first[i].state for i in ("lb-a", "lb-b")] == [False, False]
+    assert [after[i].state == first[i].state for i in ("lb-a", "lb-b")] == [True, True]

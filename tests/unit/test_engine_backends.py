@@ -23,7 +23,7 @@ from zlb_health.engine.backends import (
     streak_cap,
     worse,
 )
-from zlb_health.engine.state import WHOLE_BACKEND, BackendState, UnitState
+from zlb_health.engine.state import WHOLE_BACKEND, BackendState, UnitState, backend_key
 from zlb_health.zenlayer.models import DEAD, BackendHealth, PortHealth
 
 # -- duplicates ---------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ def test_of_two_rows_for_one_backend_the_worse_status_wins(a: str, b: str, winne
 
 
 def test_duplicate_rows_are_merged_per_backend_and_per_port_and_counted() -> None:
-    rows, duplicates = merge_duplicates(
+    keyed, duplicates = merge_duplicates(
         [
             be("i-1", detail={80: "Alive", 443: "Alive"}),
             be("i-2"),
@@ -59,6 +59,8 @@ def test_duplicate_rows_are_merged_per_backend_and_per_port_and_counted() -> Non
         ]
     )
     assert duplicates == 2
+    assert list(keyed) == [backend_key(row) for row in keyed.values()]
+    rows = list(keyed.values())
     assert [(r.listener_id, r.instance_id, r.health_status) for r in rows] == [
         ("lsn-1", "i-1", "Dead"),
         ("lsn-1", "i-2", "Alive"),

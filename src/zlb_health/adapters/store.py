@@ -170,12 +170,13 @@ class HealthStore:
         self.read_requests = 0
         self.items_written = 0
         self.bytes_written = 0
-        # The last state decoded for each load balancer, with the bytes it came from. A warm
+        # Decoded states kept for the next read, with the bytes each came from. A warm
         # container reads most STATE items back exactly as it wrote them, and decoding them
         # (zlib, JSON, from_dict) cost as much CPU as the engine's steady work. A hit is the
         # same bytes, so the same state; it is shared, which is safe because nothing changes a
         # state read from the store in place (the engine copies: rules.apply_observation), and
-        # the soak checks that after every step (`states_changed_in_place`).
+        # the soak checks that after every step (`states_changed_in_place`). Only the last
+        # read of several subjects is kept (`load_states`): memory for one shard's states.
         self._decoded: dict[str, tuple[bytes, LbState]] = {}
 
     @property
@@ -187,9 +188,14 @@ class HealthStore:
     def load_states(
         self, subject_ids: Sequence[str], *, deadline: Deadline | None = None
     ) -> dict[str, StoredState]:
-        """Every subject's STATE item (a fresh empty one when none is stored)."""
+        """Every subject's STATE item (a fresh empty one when none is stored).
+
+        A read of several subjects (a run reads its shard's) replaces the decoded states kept
+        for the next read, so a container that serves several shards in turn keeps one shard's,
+        never the whole fleet's; a read of one subject (a retried commit's) adds to them."""
         found = {sid: StoredState(sid, 0, None) for sid in subject_ids}
         ids = list(dict.fromkeys(subject_ids))
+        kept = {} if len(ids) > 1 else self._decoded
         for start in range(0, len(ids), BATCH_GET_LIMIT):
             keys: list[dict[str, Any]] = [
                 {"PK": {"S": lb_pk(sid)}, "SK": {"S": STATE_SK}}
@@ -203,9 +209,10 @@ class HealthStore:
                 )
                 self.read_requests += 1
                 for item in response.get("Responses", {}).get(self.table_name, []):
-                    stored = self._stored_state(item)
+                    stored = self._stored_state(item, kept)
                     found[stored.load_balancer_id] = stored
                 request = response.get("UnprocessedKeys") or {}
+        self._decoded = kept
         return found
 
     def known_load_balancers(self) -> list[str]:
@@ -225,7 +232,10 @@ class HealthStore:
             KeyConditionExpression="GSI1PK = :latest",
             ExpressionAttributeValues={":latest": {"S": LATEST_INDEX_PK}},
         )
-        return [self._stored_state(item) for item in items]
+        kept: dict[str, tuple[bytes, LbState]] = {}
+        states = [self._stored_state(item, kept) for item in items]
+        self._decoded = kept
+        return states
 
     def states_changed_in_place(self) -> list[str]:
         """The load balancers whose kept decoded state no longer equals its bytes (a bug:
@@ -236,15 +246,17 @@ class HealthStore:
             if LbState.from_dict(decompress(blob)) != state
         ]
 
-    def _stored_state(self, item: dict[str, Any]) -> StoredState:
+    def _stored_state(
+        self, item: dict[str, Any], kept: dict[str, tuple[bytes, LbState]]
+    ) -> StoredState:
+        """The item as a StoredState, its state decoded unless kept from its bytes; the state
+        is kept in `kept` for the next read."""
         subject_id = item["loadBalancerId"]["S"]
         blob: bytes = item["state"]["B"]
-        kept = self._decoded.get(subject_id)
-        if kept is not None and kept[0] == blob:
-            return _stored_state_from_item(item, kept[1])
-        stored = _stored_state_from_item(item, None)
+        known = self._decoded.get(subject_id)
+        stored = _stored_state_from_item(item, known[1] if known and known[0] == blob else None)
         if isinstance(stored.state, LbState):
-            self._decoded[subject_id] = (blob, stored.state)
+            kept[subject_id] = (blob, stored.state)
         return stored
 
     def snapshots(self, load_balancer_id: str, start: datetime, end: datetime) -> list[Snapshot]:

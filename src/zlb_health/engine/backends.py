@@ -85,7 +85,7 @@ def apply_answer(
     state: LbState, answer: ScopeAnswer, thresholds: Thresholds, *, at: str, baseline: bool
 ) -> AnswerResult:
     """Apply one scope's answer to `state` (mutated) and return what users should hear."""
-    rows, duplicates = _merged(b for b in answer.backends if answer.covers(b.listener_id))
+    rows, duplicates = merge_duplicates(b for b in answer.backends if answer.covers(b.listener_id))
     found: list[Transition] = []
     cap = streak_cap(thresholds)
     for key, row in rows.items():
@@ -307,15 +307,9 @@ def worse(a: str, b: str) -> str:
     return min(a, b, key=lambda s: _BADNESS.get(s, _OTHER_BADNESS))
 
 
-def merge_duplicates(rows: Iterable[BackendHealth]) -> tuple[list[BackendHealth], int]:
-    """One row per backend key, in first-seen order; a repeated key keeps the worse status
-    (and, per port, the worse detail)."""
-    merged, duplicates = _merged(rows)
-    return list(merged.values()), duplicates
-
-
-def _merged(rows: Iterable[BackendHealth]) -> tuple[dict[str, BackendHealth], int]:
-    """`merge_duplicates`, keyed by backend key."""
+def merge_duplicates(rows: Iterable[BackendHealth]) -> tuple[dict[str, BackendHealth], int]:
+    """One row per backend key (keyed by it), in first-seen order; a repeated key keeps the
+    worse status (and, per port, the worse detail)."""
     merged: dict[str, BackendHealth] = {}
     duplicates = 0
     for row in rows:
