@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from zlb_health_tools.localaws import FAKE_CREDENTIALS, REGION  # noqa: E402
+from zlb_health_tools.localaws import client_env  # noqa: E402
 from zlb_health_tools.served import Served  # noqa: E402
 
 FREEZE_EVERY_S = 1.0
@@ -69,7 +69,7 @@ class MotoProcess(Served):
 
     def env(self) -> dict[str, str]:
         """The standard boto3 variables that point every client at this server."""
-        return {"AWS_ENDPOINT_URL": self.url, "AWS_DEFAULT_REGION": REGION, **FAKE_CREDENTIALS}
+        return client_env(self.url)
 
     def collector_pauses(self) -> list[float]:
         """moto's full garbage collections (seconds each) since the last call."""

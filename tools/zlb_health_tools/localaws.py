@@ -33,6 +33,11 @@ class _Serialized:
             return list(self._app(environ, start_response))
 
 
+def client_env(url: str) -> dict[str, str]:
+    """The standard boto3 variables that point every client at the moto server at `url`."""
+    return {"AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": REGION, **FAKE_CREDENTIALS}
+
+
 class LocalAws(Served):
     """Context manager: `with LocalAws() as aws: aws.url, aws.env()`."""
 
@@ -49,7 +54,7 @@ class LocalAws(Served):
 
     def env(self) -> dict[str, str]:
         """The standard boto3 variables that point every client at this server."""
-        return {"AWS_ENDPOINT_URL": self.url, "AWS_DEFAULT_REGION": REGION, **FAKE_CREDENTIALS}
+        return client_env(self.url)
 
     def start(self) -> LocalAws:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app

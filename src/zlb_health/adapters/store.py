@@ -243,7 +243,7 @@ class HealthStore:
         return [
             lb_id
             for lb_id, (blob, state) in sorted(self._decoded.items())
-            if LbState.from_dict(decompress(blob)) != state
+            if _decoded_state(lb_id, blob) != state
         ]
 
     def _stored_state(
@@ -254,10 +254,10 @@ class HealthStore:
         subject_id = item["loadBalancerId"]["S"]
         blob: bytes = item["state"]["B"]
         known = self._decoded.get(subject_id)
-        stored = _stored_state_from_item(item, known[1] if known and known[0] == blob else None)
-        if isinstance(stored.state, LbState):
-            kept[subject_id] = (blob, stored.state)
-        return stored
+        state = known[1] if known and known[0] == blob else _decoded_state(subject_id, blob)
+        if isinstance(state, LbState):
+            kept[subject_id] = (blob, state)
+        return _stored_state_from_item(item, state)
 
     def snapshots(self, load_balancer_id: str, start: datetime, end: datetime) -> list[Snapshot]:
         """The snapshots in [start, end], and the one before `start` when none is at `start`
@@ -710,8 +710,13 @@ def next_outbox(
     return outbox
 
 
-def _stored_state_from_item(item: dict[str, Any], decoded: LbState | None) -> StoredState:
-    """The item as a StoredState; its state decoded unless already `decoded` from its bytes."""
+def _decoded_state(subject_id: str, blob: bytes) -> SubjectState:
+    document = decompress(blob)
+    return FleetState.from_dict(document) if subject_id == FLEET_ID else LbState.from_dict(document)
+
+
+def _stored_state_from_item(item: dict[str, Any], state: SubjectState) -> StoredState:
+    """The item as a StoredState, with its state (decoded from the item's bytes)."""
     outbox: dict[str, PendingNotification] = {}
     for notification_id, entry in item.get("outbox", {}).get("M", {}).items():
         fields = entry["M"]
@@ -721,15 +726,7 @@ def _stored_state_from_item(item: dict[str, Any], decoded: LbState | None) -> St
             float(fields.get("leaseUntil", {}).get("N", "0")),
             fields.get("held", {}).get("S"),
         )
-    subject_id = item["loadBalancerId"]["S"]
-    state: SubjectState
-    if decoded is not None:
-        state = decoded
-    elif subject_id == FLEET_ID:
-        state = FleetState.from_dict(decompress(item["state"]["B"]))
-    else:
-        state = LbState.from_dict(decompress(item["state"]["B"]))
-    return StoredState(subject_id, int(item["version"]["N"]), state, outbox)
+    return StoredState(item["loadBalancerId"]["S"], int(item["version"]["N"]), state, outbox)
 
 
 def _snapshot_from_item(item: dict[str, Any]) -> Snapshot:

@@ -16,8 +16,8 @@ CLOSE: Final = "Close"
 KNOWN_STATUSES: Final = frozenset({ALIVE, DEAD, UNKNOWN, CLOSE})
 
 
-# The two row types are NamedTuples, not frozen dataclasses: as immutable, and built in a
-# seventh of the time (a frozen dataclass sets each field through object.__setattr__), which
+# The two row types are NamedTuples, not frozen dataclasses: as immutable, and built in about a
+# fifth of the time (a frozen dataclass sets each field through object.__setattr__), which
 # matters at one of each per backend and port of every answer.
 
 
